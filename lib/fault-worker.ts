@@ -1,0 +1,101 @@
+// Entry point of the fault worker: one worker thread per process, serving the
+// faults of every mapping. It owns the uffds, the chunk caches and the
+// sources; it never reads or writes mapped memory (design rule 1) and never
+// blocks its event loop in a syscall (rule 2): uffds and the "region
+// released" eventfd are watched with uv_poll on this thread's loop.
+import { parentPort } from 'node:worker_threads';
+import { serializeError } from './errors.js';
+import { native } from './native.js';
+import type { FromWorker, MapReply, MapRequest, ToWorker } from './protocol.js';
+import { RegionServer } from './region-server.js';
+import { createSource } from './sources/index.js';
+import { createStatsBuffer } from './stats.js';
+
+const UFFD_FEATURE_POISON = 1 << 14;
+
+const port = parentPort!;
+const servers = new Map<bigint, RegionServer>();
+
+function send(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+native.armExitGuard();
+// Regions whose last view was collected, or that were closed, are unmapped
+// already; stop serving them and close their uffds (design rule 7: close last).
+native.watch(-1, () => {
+  for (const id of native.takeReleased()) retire(id);
+});
+
+function retire(id: bigint): void {
+  const server = servers.get(id);
+  if (server) {
+    servers.delete(id);
+    server.stop();
+  }
+  native.destroyRegion(id);
+}
+
+async function map(msg: MapRequest): Promise<MapReply> {
+  const source = await createSource(msg.spec);
+  let info;
+  try {
+    info = await source.open();
+  } catch (err) {
+    await Promise.resolve(source.close()).catch(() => {});
+    throw err;
+  }
+  const stats = createStatsBuffer();
+  const chunks = Math.ceil(info.size / msg.serve.chunkSize);
+  const residency = new SharedArrayBuffer(Math.max(1, chunks));
+  if (info.size === 0) {
+    await source.close();
+    return { info, region: null, stats, residency };
+  }
+  let region;
+  try {
+    region = native.createRegion(info.size, msg.userModeOnly, UFFD_FEATURE_POISON);
+  } catch (err) {
+    await Promise.resolve(source.close()).catch(() => {});
+    throw err;
+  }
+  const id = region.id;
+  const server = new RegionServer(region, info.size, source, msg.serve, stats, new Uint8Array(residency), (err, offset, length) =>
+    send({ type: 'fault-error', id, error: serializeError(err), offset, length }),
+  );
+  servers.set(id, server);
+  server.start();
+  return {
+    info,
+    region: { id, mode: region.mode, features: region.features, length: region.length },
+    stats,
+    residency,
+  };
+}
+
+async function handle(msg: ToWorker): Promise<unknown> {
+  if (msg.type === 'map') return map(msg);
+  const server = servers.get(msg.id);
+  switch (msg.type) {
+    case 'close':
+      retire(msg.id);
+      return undefined;
+    case 'load':
+    case 'prefetch':
+    case 'evict':
+      if (!server) throw Object.assign(new Error('s3mmap: the mapping is closed'), { code: 'ERR_CLOSED' });
+      if (msg.type === 'load') return server.load(msg.offset, msg.length);
+      if (msg.type === 'prefetch') return server.prefetch(msg.offset, msg.length);
+      return server.evict(msg.offset, msg.length);
+    case 'advise':
+      server?.setReadahead(msg.mode);
+      return undefined;
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  handle(msg).then(
+    (value) => send({ type: 'reply', req: msg.req, ok: true, value }),
+    (err) => send({ type: 'reply', req: msg.req, ok: false, error: serializeError(err) }),
+  );
+});

@@ -1,0 +1,75 @@
+// Mapping options: defaults and validation, on the caller's thread before
+// anything is mapped, so that bad values fail with one line saying what to use.
+import { S3MmapError } from './errors.js';
+import { native } from './native.js';
+import type { ServeOptions } from './region-server.js';
+import { parseSize } from './sizes.js';
+
+export interface MapOptions {
+  /** Install unit: bytes installed per fault. A multiple of the page size. Default 64 KiB. */
+  chunkSize?: number | string;
+  /** Largest single read from the source; sequential streams and readahead
+   *  are fetched in requests this large. Default 8 MiB. */
+  fetchSize?: number | string;
+  /** Bytes of fetched chunks the worker keeps to reinstall evicted pages
+   *  without a fetch. Default 64 MiB; 0 disables. */
+  cacheSize?: number | string;
+  /** Largest readahead window for sequential access. Default 32 MiB; 0 disables. */
+  readahead?: number | string;
+  /** Reads in flight at once. Default 8. */
+  concurrency?: number;
+  /** Most bytes of the mapping kept resident; older chunks are dropped past
+   *  it and fault back in on the next touch. Default 0: no cap. */
+  residentBudget?: number | string;
+  /** Use a UFFD_USER_MODE_ONLY uffd even where full mode is available: kernel
+   *  reads of cold pages (fs.write from the Buffer) then fail with EFAULT. */
+  userModeOnly?: boolean;
+}
+
+export const DEFAULTS = {
+  chunkSize: 64 * 1024,
+  fetchSize: 8 * 1024 * 1024,
+  cacheSize: 64 * 1024 * 1024,
+  readahead: 32 * 1024 * 1024,
+  concurrency: 8,
+  residentBudget: 0,
+};
+
+function size(name: string, value: number | string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  try {
+    return parseSize(value);
+  } catch {
+    throw new S3MmapError('EINVAL', `s3mmap: invalid ${name} '${value}'; use bytes or a unit, e.g. 64k, 1m, 8MiB`);
+  }
+}
+
+export function resolveOptions(o: MapOptions, label: string): ServeOptions & { userModeOnly: boolean } {
+  const page = native.probe(false).pageSize;
+  const chunkSize = size('chunk size', o.chunkSize, DEFAULTS.chunkSize);
+  if (chunkSize <= 0 || chunkSize % page !== 0) {
+    throw new S3MmapError(
+      'EINVAL',
+      `s3mmap: chunk size ${chunkSize} is not a positive multiple of the page size (${page}); use e.g. 64k, 1m or 8m`,
+    );
+  }
+  const fetchSize = Math.max(chunkSize, size('fetch size', o.fetchSize, DEFAULTS.fetchSize));
+  const concurrency = o.concurrency ?? DEFAULTS.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+    throw new S3MmapError('EINVAL', `s3mmap: concurrency ${concurrency} must be an integer from 1 to 1024`);
+  }
+  const residentBudget = size('resident budget', o.residentBudget, DEFAULTS.residentBudget);
+  if (residentBudget > 0 && residentBudget < chunkSize) {
+    throw new S3MmapError('EINVAL', `s3mmap: resident budget ${residentBudget} is smaller than one chunk (${chunkSize})`);
+  }
+  return {
+    chunkSize,
+    fetchSize: Math.floor(fetchSize / chunkSize) * chunkSize,
+    cacheSize: size('cache size', o.cacheSize, DEFAULTS.cacheSize),
+    readahead: size('readahead', o.readahead, DEFAULTS.readahead),
+    concurrency,
+    residentBudget,
+    label,
+    userModeOnly: o.userModeOnly ?? false,
+  };
+}

@@ -1,0 +1,56 @@
+// Sequential-stream detection for one mapping, in chunks. Fault worker thread.
+// It sees only faults (a touch of a resident page is invisible), so a stream
+// is a fault landing just past what an earlier fault of the same stream asked
+// for; each such fault doubles the stream's window up to the cap, a fault
+// anywhere else starts a new stream with none. Several streams at once (a
+// reader per thread, or a merge of sorted runs) each keep their own window.
+
+interface Stream {
+  /** Last chunk this stream faulted on. */
+  last: number;
+  /** End (exclusive) of what this stream has asked for so far. */
+  end: number;
+  window: number;
+  used: number;
+}
+
+const MAX_STREAMS = 8;
+
+export class Readahead {
+  private streams: Stream[] = [];
+  private mode: 'sequential' | 'random' | 'normal' = 'normal';
+  private tick = 0;
+
+  constructor(
+    private readonly chunks: number,
+    private readonly maxWindow: number,
+  ) {}
+
+  setMode(mode: 'sequential' | 'random' | 'normal'): void {
+    this.mode = mode;
+    this.streams = [];
+  }
+
+  /** A fault at `chunk`: returns [from, to) chunks to fetch ahead of it. */
+  onFault(chunk: number): [number, number] {
+    if (this.mode === 'random' || this.maxWindow <= 0) return [0, 0];
+    this.tick++;
+    // Inside what the stream asked for (its fetches are still in flight), or
+    // right past it: the same reader, moving forward.
+    let s = this.streams.find((st) => chunk > st.last && chunk <= st.end);
+    if (s) {
+      s.window = Math.min(this.maxWindow, Math.max(1, s.window * 2));
+    } else {
+      s = { last: chunk, end: chunk + 1, window: this.mode === 'sequential' ? this.maxWindow : 0, used: 0 };
+      this.streams.push(s);
+      if (this.streams.length > MAX_STREAMS) {
+        this.streams.sort((a, b) => b.used - a.used);
+        this.streams.length = MAX_STREAMS;
+      }
+    }
+    s.used = this.tick;
+    s.last = chunk;
+    s.end = Math.max(s.end, Math.min(this.chunks, chunk + 1 + s.window));
+    return [chunk + 1, s.end];
+  }
+}

@@ -1,0 +1,387 @@
+// The fault loop of one mapping: reads fault messages from its uffd, turns the
+// pages into chunks, keeps one fetch in flight per chunk, installs a whole
+// chunk with one UFFDIO_COPY, and poisons what cannot be fetched. Fault worker
+// thread only: it never touches mapped memory (design rule 1), only its own
+// chunk buffers, whose addresses it hands to the kernel.
+import { writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { LRUCache } from 'lru-cache';
+import { S3MmapError } from './errors.js';
+import { Errno, native, type RegionInfo } from './native.js';
+import { Readahead } from './readahead.js';
+import type { Source } from './source.js';
+import { Counter, StatsWriter } from './stats.js';
+
+export interface ServeOptions {
+  chunkSize: number;
+  /** Bytes of fetched chunks kept in the worker to reinstall without a fetch. */
+  cacheSize: number;
+  /** Fetches in flight at once for this mapping. */
+  concurrency: number;
+  /** Largest single read: queued neighbouring chunks are fetched together up to it. */
+  fetchSize: number;
+  /** Largest readahead window in bytes; 0 disables readahead. */
+  readahead: number;
+  /** Most bytes installed at once; older chunks are dropped past it. 0: no cap. */
+  residentBudget: number;
+  /** What to call the object in messages (s3://b/k, a path). */
+  label: string;
+}
+
+interface QueuedFetch {
+  chunk: number;
+  urgent: boolean;
+  resolve: (data: Buffer) => void;
+  reject: (err: unknown) => void;
+}
+
+const FAULT_BATCH = 512;
+const MAX_EAGAIN = 10_000;
+const pageSize = native.probe(false).pageSize;
+
+export class RegionServer {
+  private readonly fd: number;
+  private readonly base: number;
+  private readonly chunks: number;
+  private readonly stats: StatsWriter;
+  private readonly cache: LRUCache<number, Buffer> | null;
+  private readonly readahead: Readahead | null;
+  /** Installed chunks in install order: the oldest is evicted first. */
+  private readonly resident = new Map<number, number>();
+  private residentBytes = 0;
+  private readonly poisoned = new Set<number>();
+  /** Single flight: a chunk being fetched and installed has one promise. */
+  private readonly pending = new Map<number, Promise<void>>();
+  /** Fault arrival times by chunk, for the latency histogram. */
+  private readonly waiting = new Map<number, number[]>();
+  private readonly urgentQueue: QueuedFetch[] = [];
+  private readonly backgroundQueue: QueuedFetch[] = [];
+  private readonly queued = new Map<number, QueuedFetch>();
+  private active = 0;
+  private readonly abort = new AbortController();
+  private readonly faultBatch = new Float64Array(FAULT_BATCH);
+  private watchHandle: object | null = null;
+  private stopped = false;
+  lastError: Error | null = null;
+
+  constructor(
+    readonly region: RegionInfo,
+    private readonly size: number,
+    private readonly source: Source,
+    private readonly opts: ServeOptions,
+    statsBuffer: SharedArrayBuffer,
+    private readonly residency: Uint8Array,
+    private readonly onError: (err: Error, offset: number, length: number) => void,
+  ) {
+    this.fd = region.fd;
+    this.base = region.address;
+    this.chunks = Math.ceil(size / opts.chunkSize);
+    this.stats = new StatsWriter(statsBuffer);
+    this.cache =
+      opts.cacheSize >= opts.chunkSize
+        ? new LRUCache<number, Buffer>({ maxSize: opts.cacheSize, sizeCalculation: (b) => b.length })
+        : null;
+    this.readahead = opts.readahead > opts.chunkSize ? new Readahead(this.chunks, Math.floor(opts.readahead / opts.chunkSize)) : null;
+  }
+
+  start(): void {
+    this.watchHandle = native.watch(this.fd, () => this.onReadable());
+  }
+
+  /** Stops serving: no more installs or fetches. The caller then destroys the region. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    if (this.watchHandle) native.unwatch(this.watchHandle);
+    this.watchHandle = null;
+    this.cache?.clear();
+    this.urgentQueue.length = 0;
+    this.backgroundQueue.length = 0;
+    void Promise.resolve(this.source.close()).catch(() => {});
+  }
+
+  private onReadable(): void {
+    if (this.stopped) return;
+    const now = performance.now();
+    const touched = new Set<number>();
+    for (;;) {
+      const n = native.readFaults(this.fd, this.faultBatch);
+      if (n < 0) {
+        this.lastError = new S3MmapError('EIO', `s3mmap: reading fault messages failed (errno ${-n})`);
+        this.onError(this.lastError, 0, 0);
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const chunk = Math.floor((this.faultBatch[i] - this.base) / this.opts.chunkSize);
+        if (chunk < 0 || chunk >= this.chunks) continue;
+        let times = this.waiting.get(chunk);
+        if (!times) this.waiting.set(chunk, (times = []));
+        times.push(now);
+        touched.add(chunk);
+      }
+      this.stats.add(Counter.faults, n);
+      if (n < FAULT_BATCH) break;
+    }
+    for (const chunk of touched) {
+      if (this.resident.has(chunk)) {
+        // Installed while this message sat in the queue: the thread may
+        // still be asleep on it.
+        this.wakeChunk(chunk);
+        this.settleWaiters(chunk);
+        continue;
+      }
+      this.ensure(chunk, true).catch(() => {});
+      if (this.readahead) {
+        const [from, to] = this.readahead.onFault(chunk);
+        for (let c = from; c < to; c++) this.prefetchChunk(c);
+      }
+    }
+  }
+
+  /** Makes [offset, offset+length) resident; rejects if any of it cannot be read. */
+  async load(offset: number, length: number): Promise<void> {
+    const [first, last] = this.chunkSpan(offset, length);
+    const work: Promise<void>[] = [];
+    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.ensure(c, true));
+    await Promise.all(work);
+  }
+
+  /** Starts fetching a range in the background; faults on it will find it ready. */
+  prefetch(offset: number, length: number): void {
+    const [first, last] = this.chunkSpan(offset, length);
+    for (let c = first; c <= last; c++) this.prefetchChunk(c);
+  }
+
+  /** Drops installed pages of a range (they fault again on the next touch). */
+  evict(offset: number, length: number): void {
+    const [first, last] = this.chunkSpan(offset, length);
+    for (let c = first; c <= last; c++) if (this.resident.has(c) && !this.pending.has(c)) this.dropChunk(c);
+  }
+
+  setReadahead(mode: 'sequential' | 'random' | 'normal'): void {
+    this.readahead?.setMode(mode);
+  }
+
+  private chunkSpan(offset: number, length: number): [number, number] {
+    if (length <= 0 || this.size === 0) return [0, -1];
+    const end = Math.min(this.size, offset + length);
+    return [Math.floor(offset / this.opts.chunkSize), Math.floor((end - 1) / this.opts.chunkSize)];
+  }
+
+  private prefetchChunk(c: number): void {
+    if (c < 0 || c >= this.chunks || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c)) return;
+    this.stats.add(Counter.prefetchedChunks);
+    this.ensure(c, false).catch(() => {});
+  }
+
+  private ensure(chunk: number, urgent: boolean): Promise<void> {
+    const existing = this.pending.get(chunk);
+    if (existing) {
+      if (urgent) this.promote(chunk);
+      return existing;
+    }
+    const p = this.fill(chunk, urgent).finally(() => this.pending.delete(chunk));
+    this.pending.set(chunk, p);
+    return p;
+  }
+
+  private async fill(chunk: number, urgent: boolean): Promise<void> {
+    let data = this.cache?.get(chunk);
+    if (data) this.stats.add(Counter.cacheHits);
+    else {
+      try {
+        data = await this.fetch(chunk, urgent);
+      } catch (err) {
+        if (this.stopped) return;
+        this.fail(chunk, err as Error);
+        throw err;
+      }
+    }
+    if (this.stopped) return;
+    await this.install(chunk, data);
+  }
+
+  private bounds(chunk: number): [start: number, length: number, installLength: number] {
+    const start = chunk * this.opts.chunkSize;
+    const length = Math.min(this.opts.chunkSize, this.size - start);
+    return [start, length, Math.ceil(length / pageSize) * pageSize];
+  }
+
+  private fetch(chunk: number, urgent: boolean): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const entry: QueuedFetch = { chunk, urgent, resolve, reject };
+      this.queued.set(chunk, entry);
+      (urgent ? this.urgentQueue : this.backgroundQueue).push(entry);
+      this.pump();
+    });
+  }
+
+  private promote(chunk: number): void {
+    const entry = this.queued.get(chunk);
+    if (!entry || entry.urgent) return;
+    entry.urgent = true;
+    const i = this.backgroundQueue.indexOf(entry);
+    if (i >= 0) this.backgroundQueue.splice(i, 1);
+    this.urgentQueue.push(entry);
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active < this.opts.concurrency) {
+      const first = this.urgentQueue.shift() ?? this.backgroundQueue.shift();
+      if (!first) return;
+      this.queued.delete(first.chunk);
+      // Queued neighbours ride along in the same GET, up to fetchSize: the
+      // install unit stays small for sparse reads, requests stay large for
+      // streams.
+      const run = [first];
+      let bytes = this.bounds(first.chunk)[2];
+      for (let c = first.chunk + 1; bytes + this.opts.chunkSize <= this.opts.fetchSize; c++) {
+        const next = this.queued.get(c);
+        if (!next) break;
+        this.queued.delete(c);
+        const q = next.urgent ? this.urgentQueue : this.backgroundQueue;
+        q.splice(q.indexOf(next), 1);
+        run.push(next);
+        bytes += this.bounds(c)[2];
+      }
+      this.startRun(run, bytes);
+    }
+  }
+
+  private startRun(run: QueuedFetch[], installBytes: number): void {
+    this.active++;
+    this.stats.add(Counter.inflight);
+    const start = run[0].chunk * this.opts.chunkSize;
+    const length = Math.min(this.size - start, run.length * this.opts.chunkSize);
+    // Page-rounded so the last chunk installs whole pages; the tail past the
+    // object's end is zero and no view exposes it.
+    const buf = Buffer.allocUnsafeSlow(installBytes);
+    buf.fill(0, length);
+    this.source
+      .read(start, length, buf, this.abort.signal)
+      .then(
+        () => {
+          this.stats.add(Counter.fetches);
+          this.stats.add(Counter.chunksFetched, run.length);
+          this.stats.add(Counter.bytesFetched, length);
+          for (let i = 0; i < run.length; i++) {
+            const piece = buf.subarray(i * this.opts.chunkSize, Math.min(installBytes, (i + 1) * this.opts.chunkSize));
+            this.cache?.set(run[i].chunk, piece);
+            run[i].resolve(piece);
+          }
+        },
+        (err) => {
+          for (const e of run) e.reject(err);
+        },
+      )
+      .finally(() => {
+        this.active--;
+        this.stats.add(Counter.inflight, -1);
+        this.pump();
+      });
+  }
+
+  private async install(chunk: number, data: Buffer): Promise<void> {
+    const [start, , installLength] = this.bounds(chunk);
+    if (this.poisoned.has(chunk)) {
+      // A load() retried a chunk that failed before: clear the poison markers
+      // so the copy can install pages there.
+      native.drop(this.base + start, installLength);
+      this.poisoned.delete(chunk);
+    }
+    let done = 0;
+    let eagain = 0;
+    while (done < installLength) {
+      if (this.stopped) return;
+      // DONTWAKE: the woken thread must find stats and residency already
+      // updated; one UFFDIO_WAKE below covers the chunk.
+      const r = native.copy(this.fd, this.base + start + done, data, done, installLength - done, true);
+      if (r > 0) {
+        done += r;
+      } else if (r === -Errno.EEXIST) {
+        // Already there (installed by an earlier copy): success; the wake
+        // below covers it so that no thread sleeps on it.
+        done += pageSize;
+      } else if (r === -Errno.EAGAIN) {
+        // The address space is changing (fork, mremap): try again shortly.
+        if (++eagain > MAX_EAGAIN) throw this.fatal(chunk, 'EAGAIN');
+        await yieldToLoop();
+      } else if (r === -Errno.ENOENT || r === -Errno.ESRCH) {
+        return; // region unmapped or process exiting: nobody waits any more
+      } else {
+        throw this.fatal(chunk, `errno ${-r}`);
+      }
+    }
+    this.stats.add(Counter.installs);
+    this.markResident(chunk, installLength);
+    native.wake(this.fd, this.base + start, installLength);
+    this.settleWaiters(chunk);
+  }
+
+  private fatal(chunk: number, what: string): Error {
+    const err = new S3MmapError('EIO', `s3mmap: UFFDIO_COPY of chunk ${chunk} of ${this.opts.label} failed (${what})`);
+    this.fail(chunk, err);
+    return err;
+  }
+
+  private markResident(chunk: number, bytes: number): void {
+    this.resident.set(chunk, bytes);
+    this.residency[chunk] = 1;
+    this.residentBytes += bytes;
+    this.stats.set(Counter.residentBytes, this.residentBytes);
+    if (this.opts.residentBudget <= 0) return;
+    for (const [old] of this.resident) {
+      if (this.residentBytes <= this.opts.residentBudget) break;
+      if (old === chunk) continue;
+      this.dropChunk(old);
+      this.stats.add(Counter.evictions);
+    }
+  }
+
+  private dropChunk(chunk: number): void {
+    const bytes = this.resident.get(chunk);
+    if (bytes === undefined) return;
+    const [start] = this.bounds(chunk);
+    // Clear residency first: a thread that reads the bit and then the pages
+    // must see "not resident" before the pages go.
+    this.residency[chunk] = 0;
+    native.drop(this.base + start, bytes);
+    this.resident.delete(chunk);
+    this.residentBytes -= bytes;
+    this.stats.set(Counter.residentBytes, this.residentBytes);
+  }
+
+  private wakeChunk(chunk: number): void {
+    const [start, , installLength] = this.bounds(chunk);
+    native.wake(this.fd, this.base + start, installLength);
+    this.stats.add(Counter.wakes);
+  }
+
+  /** Rule 8: a chunk that cannot be fetched raises SIGBUS on touch, never zeros, never a hang. */
+  private fail(chunk: number, err: Error): void {
+    const [start, length, installLength] = this.bounds(chunk);
+    this.lastError = err;
+    this.poisoned.add(chunk);
+    this.stats.add(Counter.errors);
+    // Said before the poison wakes anyone: the SIGBUS that follows may end the
+    // process before any other output gets out.
+    writeSync(
+      2,
+      `s3mmap: bytes ${start}-${start + length - 1} of ${this.opts.label} could not be read (${(err as { code?: string }).code ?? err.message}); touching them raises SIGBUS, use mapping.load() to handle the error\n`,
+    );
+    const r = native.poison(this.fd, this.base + start, installLength, false);
+    if (r < 0 && r !== -Errno.EEXIST) native.wake(this.fd, this.base + start, installLength);
+    this.settleWaiters(chunk);
+    this.onError(err, start, length);
+  }
+
+  private settleWaiters(chunk: number): void {
+    const times = this.waiting.get(chunk);
+    if (!times) return;
+    this.waiting.delete(chunk);
+    const now = performance.now();
+    for (const t of times) this.stats.latency((now - t) * 1000);
+  }
+}

@@ -1,0 +1,112 @@
+// Per-mapping counters in a SharedArrayBuffer: the fault worker writes them as
+// it serves, the main thread reads them synchronously in mapping.stats()
+// without a round trip (it may be the thread a fault is blocking, but not
+// while it reads stats). Fault latency is a log-scale histogram (8 buckets per
+// doubling, so a percentile is within 9% of the true value).
+
+export const Counter = {
+  faults: 0,
+  chunksFetched: 1,
+  bytesFetched: 2,
+  fetchErrors: 3,
+  cacheHits: 4,
+  installs: 5,
+  residentBytes: 6,
+  errors: 7,
+  inflight: 8,
+  wakes: 9,
+  evictions: 10,
+  prefetchedChunks: 11,
+  fetches: 12,
+} as const;
+const COUNTERS = 16;
+const BUCKETS_PER_DOUBLING = 8;
+const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
+
+export interface MappingStats {
+  /** Page faults served (one per faulting page and thread). */
+  faults: number;
+  /** Reads issued to the source that succeeded (S3: ranged GETs); one may carry several chunks. */
+  fetches: number;
+  /** Chunks read from the source. */
+  chunksFetched: number;
+  bytesFetched: number;
+  /** Chunks installed from the chunk cache without a fetch. */
+  cacheHits: number;
+  /** Chunks installed with UFFDIO_COPY. */
+  installs: number;
+  /** Bytes of the mapping currently backed by memory. */
+  residentBytes: number;
+  /** Chunks prefetched by readahead or prefetch()/load() before a fault. */
+  prefetchedChunks: number;
+  /** Chunks dropped to keep within the resident budget. */
+  evictions: number;
+  /** Reads that failed for good (the range was poisoned). */
+  errors: number;
+  /** Fetches in flight now. */
+  inflight: number;
+  /** Fault service time percentiles in microseconds (0 with no faults). */
+  faultLatencyP50Us: number;
+  faultLatencyP99Us: number;
+  size: number;
+  chunkSize: number;
+}
+
+export function createStatsBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer((COUNTERS + BUCKETS) * 8);
+}
+
+/** Worker side. Single writer, so plain stores are enough. */
+export class StatsWriter {
+  readonly counters: Float64Array;
+  private readonly hist: Float64Array;
+  constructor(sab: SharedArrayBuffer) {
+    this.counters = new Float64Array(sab, 0, COUNTERS);
+    this.hist = new Float64Array(sab, COUNTERS * 8, BUCKETS);
+  }
+  add(c: number, n = 1): void {
+    this.counters[c] += n;
+  }
+  set(c: number, v: number): void {
+    this.counters[c] = v;
+  }
+  latency(us: number): void {
+    const b = Math.min(BUCKETS - 1, Math.max(0, Math.floor(Math.log2(Math.max(us, 1)) * BUCKETS_PER_DOUBLING)));
+    this.hist[b]++;
+  }
+}
+
+function percentile(hist: Float64Array, total: number, p: number): number {
+  if (total === 0) return 0;
+  const want = Math.ceil(total * p);
+  let seen = 0;
+  for (let b = 0; b < hist.length; b++) {
+    seen += hist[b];
+    if (seen >= want) return Math.round(2 ** ((b + 0.5) / BUCKETS_PER_DOUBLING));
+  }
+  return 0;
+}
+
+export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number): MappingStats {
+  const c = new Float64Array(sab, 0, COUNTERS);
+  const hist = new Float64Array(sab, COUNTERS * 8, BUCKETS);
+  let total = 0;
+  for (let b = 0; b < BUCKETS; b++) total += hist[b];
+  return {
+    faults: c[Counter.faults],
+    fetches: c[Counter.fetches],
+    chunksFetched: c[Counter.chunksFetched],
+    bytesFetched: c[Counter.bytesFetched],
+    cacheHits: c[Counter.cacheHits],
+    installs: c[Counter.installs],
+    residentBytes: c[Counter.residentBytes],
+    prefetchedChunks: c[Counter.prefetchedChunks],
+    evictions: c[Counter.evictions],
+    errors: c[Counter.errors],
+    inflight: c[Counter.inflight],
+    faultLatencyP50Us: percentile(hist, total, 0.5),
+    faultLatencyP99Us: percentile(hist, total, 0.99),
+    size,
+    chunkSize,
+  };
+}

@@ -1,0 +1,72 @@
+// What userfaultfd this process can have, and the one-line remedy when it can
+// have none. Main thread, before a mapping is made; the fault worker opens the
+// real uffds.
+import { readFileSync } from 'node:fs';
+import { S3MmapError } from './errors.js';
+import { native } from './native.js';
+
+const FEATURE_NAMES = [
+  'PAGEFAULT_FLAG_WP', 'EVENT_FORK', 'EVENT_REMAP', 'EVENT_REMOVE', 'MISSING_HUGETLBFS', 'MISSING_SHMEM',
+  'EVENT_UNMAP', 'SIGBUS', 'THREAD_ID', 'MINOR_HUGETLBFS', 'MINOR_SHMEM', 'EXACT_ADDRESS',
+  'WP_HUGETLBFS_SHMEM', 'WP_UNPOPULATED', 'POISON', 'WP_ASYNC', 'MOVE',
+];
+
+export type UffdMode = 'full' | 'user-only';
+
+export interface UffdInfo {
+  available: boolean;
+  /** full: kernel-mode touches (fs.write from the Buffer) are served too. */
+  mode?: UffdMode;
+  /** How the uffd was obtained. */
+  via?: 'userfaultfd(2)' | '/dev/userfaultfd' | 'UFFD_USER_MODE_ONLY';
+  features: string[];
+  pageSize: number;
+  /** Why it is unavailable, with the remedy. */
+  reason?: string;
+  code?: string;
+}
+
+export function modeName(mode: number): UffdMode {
+  return mode === 2 ? 'user-only' : 'full';
+}
+
+function featureNames(bits: number): string[] {
+  return FEATURE_NAMES.filter((_, i) => Math.floor(bits / 2 ** i) % 2 === 1);
+}
+
+function sysctl(): string {
+  try {
+    return readFileSync('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+function remedy(code: string): string {
+  if (process.platform !== 'linux') return `s3mmap needs Linux (userfaultfd); this is ${process.platform}`;
+  if (code === 'ENOSYS') {
+    return 's3mmap: userfaultfd is not available (ENOSYS): the kernel lacks CONFIG_USERFAULTFD (needs Linux >= 5.11), or a seccomp filter blocks it; under Docker run with --security-opt seccomp=unconfined or a profile that allows userfaultfd';
+  }
+  if (code === 'EPERM' || code === 'EACCES') {
+    return `s3mmap: userfaultfd is not permitted (${code}): run as root, or set \`sysctl vm.unprivileged_userfaultfd=1\` (now ${sysctl()}), or give this user access to /dev/userfaultfd; under Docker the default seccomp profile blocks it (--security-opt seccomp=unconfined)`;
+  }
+  return `s3mmap: cannot open a userfaultfd (${code}); needs Linux >= 5.11 with userfaultfd enabled`;
+}
+
+export function uffdInfo(userModeOnly = false): UffdInfo {
+  const simulated = process.env.S3MMAP_SIMULATE_UFFD_ERROR;
+  const p = native.probe(userModeOnly);
+  const code = simulated || (p.ok ? undefined : p.code ?? 'EUNKNOWN');
+  if (process.platform !== 'linux' || code) {
+    return { available: false, features: [], pageSize: p.pageSize, code: code ?? 'ENOSYS', reason: remedy(code ?? 'ENOSYS') };
+  }
+  const via = (['userfaultfd(2)', '/dev/userfaultfd', 'UFFD_USER_MODE_ONLY'] as const)[p.mode ?? 0];
+  return { available: true, mode: modeName(p.mode ?? 0), via, features: featureNames(p.features ?? 0), pageSize: p.pageSize };
+}
+
+/** Throws the remedy when no userfaultfd can be had. */
+export function requireUffd(userModeOnly: boolean): UffdInfo {
+  const info = uffdInfo(userModeOnly);
+  if (!info.available) throw new S3MmapError(info.code ?? 'ENOSYS', info.reason!);
+  return info;
+}

@@ -1,0 +1,82 @@
+// The main thread's side of the fault worker: starts it on first use, sends
+// requests and routes replies and fault errors. The worker is unref'd so it
+// never keeps the process alive by itself; it is ref'd only while a request
+// (map, load, close) awaits its answer. Runs on whichever thread maps (the
+// main thread, normally).
+import { isMainThread, SHARE_ENV, Worker } from 'node:worker_threads';
+import { deserializeError, S3MmapError, type SerializedError } from './errors.js';
+import { native } from './native.js';
+import type { FromWorker, WorkerRequest } from './protocol.js';
+
+type FaultErrorHandler = (err: Error, offset: number, length: number) => void;
+
+class FaultWorkerClient {
+  private worker: Worker | null = null;
+  private nextReq = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly faultHandlers = new Map<bigint, FaultErrorHandler>();
+  private exitHookArmed = false;
+
+  request<T>(msg: WorkerRequest): Promise<T> {
+    const worker = this.start();
+    const req = this.nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(req, { resolve: resolve as (v: unknown) => void, reject });
+      if (this.pending.size === 1) worker.ref();
+      worker.postMessage({ ...msg, req });
+    });
+  }
+
+  /** Where the worker reports chunks it had to poison. Holds no mapping. */
+  onFaultError(id: bigint, handler: FaultErrorHandler): void {
+    this.faultHandlers.set(id, handler);
+  }
+
+  forget(id: bigint): void {
+    this.faultHandlers.delete(id);
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    if (!this.exitHookArmed && isMainThread) {
+      this.exitHookArmed = true;
+      // From here on Node may tear the fault worker down before it joins the
+      // threads parked in faults; the native exit guard needs to know.
+      process.on('exit', (code) => native.setExiting(typeof code === 'number' ? code : 0));
+    }
+    const worker = new Worker(new URL('./fault-worker.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false });
+    worker.unref();
+    worker.on('message', (msg: FromWorker) => this.onMessage(worker, msg));
+    worker.on('error', (err) => this.onDeath(worker, err));
+    worker.on('exit', (code) => this.onDeath(worker, new S3MmapError('EWORKER', `s3mmap: the fault worker exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private onMessage(worker: Worker, msg: FromWorker): void {
+    if (msg.type === 'fault-error') {
+      this.faultHandlers.get(msg.id)?.(deserializeError(msg.error), msg.offset, msg.length);
+      return;
+    }
+    const p = this.pending.get(msg.req);
+    if (!p) return;
+    this.pending.delete(msg.req);
+    if (this.pending.size === 0) worker.unref();
+    if (msg.ok) p.resolve(msg.value);
+    else p.reject(deserializeError((msg as { error: SerializedError }).error));
+  }
+
+  private onDeath(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    // Nobody serves these regions any more: unmapping turns a touch into
+    // SIGSEGV instead of an endless wait.
+    for (const id of this.faultHandlers.keys()) native.unmap(id);
+    this.faultHandlers.clear();
+    process.emitWarning(`s3mmap: ${err.message}; its mappings were unmapped`);
+  }
+}
+
+export const faultWorker = new FaultWorkerClient();

@@ -1,0 +1,51 @@
+// Thin wrappers over the userfaultfd and mmap syscalls. No policy, no Node:
+// every function returns a result or -errno and leaves decisions to the
+// TypeScript side. Called from whichever thread calls the addon.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace s3mmap {
+
+enum UffdMode { kModeSyscall = 0, kModeDevice = 1, kModeUserOnly = 2 };
+
+struct UffdHandle {
+  int fd = -1;
+  UffdMode mode = kModeSyscall;
+  uint64_t features = 0;  // features enabled on this fd
+  uint64_t ioctls = 0;    // UFFDIO_API ioctls mask
+};
+
+// Features the kernel offers (UFFDIO_API with features=0 on a throwaway fd),
+// and the mode that fd was obtained in. -errno of the last attempt on failure.
+int ProbeFeatures(bool user_mode_only, uint64_t* features, UffdMode* mode);
+
+// Opens a non-blocking, close-on-exec uffd: userfaultfd(2), else
+// /dev/userfaultfd, else UFFD_USER_MODE_ONLY (or that alone when forced), and
+// completes the API handshake requesting `want & supported`.
+// On failure returns -errno and names the failing call in *failed_call.
+int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** failed_call);
+
+// Maps `len` bytes (a page multiple) PROT_READ private anonymous, no fork
+// inheritance, registered for MISSING faults on `uffd`.
+int MapRegion(int uffd, size_t len, void** addr, const char** failed_call);
+
+int Unmap(void* addr, size_t len);
+
+// UFFDIO_COPY. Returns bytes copied (> 0), or -errno with nothing copied.
+long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake);
+int Wake(int uffd, uintptr_t start, size_t len);
+long ZeroPage(int uffd, uintptr_t start, size_t len, bool dontwake);
+long Poison(int uffd, uintptr_t start, size_t len, bool dontwake);
+int Unregister(int uffd, uintptr_t start, size_t len);
+// MADV_DONTNEED: the next touch faults again.
+int Drop(uintptr_t start, size_t len);
+
+// Reads pending page-fault messages without blocking. Stores fault addresses
+// in `addrs`, returns how many (0 when none), or -errno.
+int ReadFaults(int uffd, uint64_t* addrs, int max);
+
+size_t PageSize();
+
+}  // namespace s3mmap
