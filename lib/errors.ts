@@ -29,7 +29,9 @@ export type S3MmapErrorCode =
   | 'SlowDown'
   | 'InternalError'
   | 'AbortError'
-  | 'Closed'
+  | 'ERR_CLOSED'
+  | 'ERR_OUT_OF_RANGE'
+  | 'NotOpen'
   | (string & {});
 
 export interface S3MmapErrorOptions {

@@ -77,6 +77,8 @@ async function handle(msg: ToWorker): Promise<unknown> {
   if (msg.type === 'map') return map(msg);
   const server = servers.get(msg.id);
   switch (msg.type) {
+    case 'drain':
+      return server?.drain();
     case 'close':
       retire(msg.id);
       return undefined;

@@ -33,3 +33,5 @@ export function mapBytes(data: Uint8Array | SharedArrayBuffer, options?: MapOpti
   }
   return mapSource({ kind: 'memory', data: sab, length }, options);
 }
+export { mapObject, type S3MapOptions } from './map-object.js';
+export { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';

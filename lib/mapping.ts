@@ -145,9 +145,11 @@ export class Mapping {
     return { id, size: this.size };
   }
 
-  /** Detaches the Buffer (its length becomes 0), unmaps the region and stops
-   *  serving it. Views made with attach() in other threads must not be read
-   *  after this: they would fault with SIGSEGV. */
+  /** Detaches the Buffer (its length becomes 0), lets the faults already
+   *  waiting on the mapping finish (threads blocked in a read get their
+   *  bytes), then unmaps it and stops serving it. Views made with attach() in
+   *  other threads must not be read after close() resolves: the memory is gone
+   *  and a touch raises SIGSEGV, like a read after munmap(2). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -155,11 +157,13 @@ export class Mapping {
     if (this.#arrayBuffer) native.detach(this.#arrayBuffer);
     this.#arrayBuffer = null;
     if (id === null) return;
-    native.unmap(id);
     collected.unregister(this);
     try {
+      await faultWorker.request({ type: 'drain', id }).catch(() => {});
+      native.unmap(id);
       await faultWorker.request({ type: 'close', id });
     } finally {
+      native.unmap(id);
       faultWorker.forget(id);
     }
   }

@@ -26,6 +26,7 @@ export type WorkerRequest =
   | MapRequest
   | { type: RangeOp; id: bigint; offset: number; length: number }
   | { type: 'advise'; id: bigint; mode: 'sequential' | 'random' | 'normal' }
+  | { type: 'drain'; id: bigint }
   | { type: 'close'; id: bigint };
 
 export type ToWorker = WorkerRequest & { req: number };

@@ -3,6 +3,7 @@
 // chunk with one UFFDIO_COPY, and poisons what cannot be fetched. Fault worker
 // thread only: it never touches mapped memory (design rule 1), only its own
 // chunk buffers, whose addresses it hands to the kernel.
+import { setMaxListeners } from 'node:events';
 import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -32,7 +33,7 @@ export interface ServeOptions {
 interface QueuedFetch {
   chunk: number;
   urgent: boolean;
-  resolve: (data: Buffer) => void;
+  resolve: () => void;
   reject: (err: unknown) => void;
 }
 
@@ -63,6 +64,7 @@ export class RegionServer {
   private readonly faultBatch = new Float64Array(FAULT_BATCH);
   private watchHandle: object | null = null;
   private stopped = false;
+  private draining = false;
   lastError: Error | null = null;
 
   constructor(
@@ -76,6 +78,8 @@ export class RegionServer {
   ) {
     this.fd = region.fd;
     this.base = region.address;
+    // One abort signal for every read in flight of this mapping.
+    setMaxListeners(0, this.abort.signal);
     this.chunks = Math.ceil(size / opts.chunkSize);
     this.stats = new StatsWriter(statsBuffer);
     this.cache =
@@ -87,6 +91,14 @@ export class RegionServer {
 
   start(): void {
     this.watchHandle = native.watch(this.fd, () => this.onReadable());
+  }
+
+  /** Serves every fault already waiting, and any that arrive meanwhile, then
+   *  resolves: close() unmaps only after this, so a thread blocked in a fault
+   *  when close() is called gets its bytes instead of SIGSEGV. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending.values()]);
   }
 
   /** Stops serving: no more installs or fetches. The caller then destroys the region. */
@@ -133,7 +145,7 @@ export class RegionServer {
         continue;
       }
       this.ensure(chunk, true).catch(() => {});
-      if (this.readahead) {
+      if (this.readahead && !this.draining) {
         const [from, to] = this.readahead.onFault(chunk);
         for (let c = from; c < to; c++) this.prefetchChunk(c);
       }
@@ -171,7 +183,7 @@ export class RegionServer {
   }
 
   private prefetchChunk(c: number): void {
-    if (c < 0 || c >= this.chunks || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c)) return;
+    if (this.draining || c < 0 || c >= this.chunks || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c)) return;
     this.stats.add(Counter.prefetchedChunks);
     this.ensure(c, false).catch(() => {});
   }
@@ -188,19 +200,19 @@ export class RegionServer {
   }
 
   private async fill(chunk: number, urgent: boolean): Promise<void> {
-    let data = this.cache?.get(chunk);
-    if (data) this.stats.add(Counter.cacheHits);
-    else {
-      try {
-        data = await this.fetch(chunk, urgent);
-      } catch (err) {
-        if (this.stopped) return;
-        this.fail(chunk, err as Error);
-        throw err;
+    try {
+      const cached = this.cache?.get(chunk);
+      if (cached) {
+        this.stats.add(Counter.cacheHits);
+        if (!this.stopped) await this.install(chunk, 1, cached);
+      } else {
+        await this.fetch(chunk, urgent);
       }
+    } catch (err) {
+      if (this.stopped) return;
+      this.fail(chunk, err as Error);
+      throw err;
     }
-    if (this.stopped) return;
-    await this.install(chunk, data);
   }
 
   private bounds(chunk: number): [start: number, length: number, installLength: number] {
@@ -209,8 +221,9 @@ export class RegionServer {
     return [start, length, Math.ceil(length / pageSize) * pageSize];
   }
 
-  private fetch(chunk: number, urgent: boolean): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
+  /** Resolves once the chunk is fetched (with whatever run it joins) and installed. */
+  private fetch(chunk: number, urgent: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const entry: QueuedFetch = { chunk, urgent, resolve, reject };
       this.queued.set(chunk, entry);
       (urgent ? this.urgentQueue : this.backgroundQueue).push(entry);
@@ -261,20 +274,21 @@ export class RegionServer {
     buf.fill(0, length);
     this.source
       .read(start, length, buf, this.abort.signal)
-      .then(
-        () => {
-          this.stats.add(Counter.fetches);
-          this.stats.add(Counter.chunksFetched, run.length);
-          this.stats.add(Counter.bytesFetched, length);
+      .then(async () => {
+        this.stats.add(Counter.fetches);
+        this.stats.add(Counter.chunksFetched, run.length);
+        this.stats.add(Counter.bytesFetched, length);
+        if (this.cache) {
           for (let i = 0; i < run.length; i++) {
-            const piece = buf.subarray(i * this.opts.chunkSize, Math.min(installBytes, (i + 1) * this.opts.chunkSize));
-            this.cache?.set(run[i].chunk, piece);
-            run[i].resolve(piece);
+            const end = Math.min(installBytes, (i + 1) * this.opts.chunkSize);
+            this.cache.set(run[i].chunk, buf.subarray(i * this.opts.chunkSize, end));
           }
-        },
-        (err) => {
-          for (const e of run) e.reject(err);
-        },
+        }
+        if (!this.stopped) await this.install(run[0].chunk, run.length, buf);
+      })
+      .then(
+        () => run.forEach((e) => e.resolve()),
+        (err) => run.forEach((e) => e.reject(err)),
       )
       .finally(() => {
         this.active--;
@@ -283,20 +297,25 @@ export class RegionServer {
       });
   }
 
-  private async install(chunk: number, data: Buffer): Promise<void> {
-    const [start, , installLength] = this.bounds(chunk);
-    if (this.poisoned.has(chunk)) {
-      // A load() retried a chunk that failed before: clear the poison markers
+  /** Installs `count` chunks from `first` held contiguously in `data`: copies
+   *  without waking, records residency, then one UFFDIO_WAKE for the run. */
+  private async install(first: number, count: number, data: Buffer): Promise<void> {
+    const start = first * this.opts.chunkSize;
+    const installLength = data.length;
+    for (let c = first; c < first + count; c++) {
+      if (!this.poisoned.has(c)) continue;
+      // A load() retried a chunk that failed before: clear its poison markers
       // so the copy can install pages there.
-      native.drop(this.base + start, installLength);
-      this.poisoned.delete(chunk);
+      const [cStart, , cLength] = this.bounds(c);
+      native.drop(this.base + cStart, cLength);
+      this.poisoned.delete(c);
     }
     let done = 0;
     let eagain = 0;
     while (done < installLength) {
       if (this.stopped) return;
-      // DONTWAKE: the woken thread must find stats and residency already
-      // updated; one UFFDIO_WAKE below covers the chunk.
+      // DONTWAKE: a woken thread must find stats and residency already
+      // updated; one UFFDIO_WAKE below covers the run.
       const r = native.copy(this.fd, this.base + start + done, data, done, installLength - done, true);
       if (r > 0) {
         done += r;
@@ -306,24 +325,22 @@ export class RegionServer {
         done += pageSize;
       } else if (r === -Errno.EAGAIN) {
         // The address space is changing (fork, mremap): try again shortly.
-        if (++eagain > MAX_EAGAIN) throw this.fatal(chunk, 'EAGAIN');
+        if (++eagain > MAX_EAGAIN) throw this.fatal(first, 'EAGAIN');
         await yieldToLoop();
       } else if (r === -Errno.ENOENT || r === -Errno.ESRCH) {
         return; // region unmapped or process exiting: nobody waits any more
       } else {
-        throw this.fatal(chunk, `errno ${-r}`);
+        throw this.fatal(first, `errno ${-r}`);
       }
     }
-    this.stats.add(Counter.installs);
-    this.markResident(chunk, installLength);
+    this.stats.add(Counter.installs, count);
+    for (let c = first; c < first + count; c++) this.markResident(c, this.bounds(c)[2]);
     native.wake(this.fd, this.base + start, installLength);
-    this.settleWaiters(chunk);
+    for (let c = first; c < first + count; c++) this.settleWaiters(c);
   }
 
   private fatal(chunk: number, what: string): Error {
-    const err = new S3MmapError('EIO', `s3mmap: UFFDIO_COPY of chunk ${chunk} of ${this.opts.label} failed (${what})`);
-    this.fail(chunk, err);
-    return err;
+    return new S3MmapError('EIO', `s3mmap: UFFDIO_COPY at chunk ${chunk} of ${this.opts.label} failed (${what})`);
   }
 
   private markResident(chunk: number, bytes: number): void {

@@ -25,6 +25,30 @@ describe('shutdown', () => {
     await m.close(); // idempotent
   });
 
+  it('a thread blocked in a fault when close() is called gets its bytes, then close() resolves', async () => {
+    const src = writeRandomFile(tmp.dir, 'drain', 1024 * 1024);
+    const { mapSource } = await import('../dist/lib/index.js');
+    const { Worker } = await import('node:worker_threads');
+    const { readFileSync } = await import('node:fs');
+    const m = await mapSource({ kind: 'module', path: failingSource, options: { path: src, delayMs: 1000 } }, { readahead: 0 });
+    const reader = new Worker(
+      `import { parentPort, workerData } from 'node:worker_threads';
+       const { attach } = await import(workerData.lib);
+       const b = attach(workerData.handle);
+       parentPort.postMessage(b[777777]);`,
+      { eval: true, type: 'module', workerData: { lib: new URL('../dist/lib/index.js', import.meta.url).href, handle: m.share() } } as never,
+    );
+    const got = new Promise((resolve) => reader.once('message', resolve));
+    // Wait until the reader is parked in the fault (its fetch is in flight).
+    for (let i = 0; i < 200 && m.stats().inflight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(m.stats().inflight).toBe(1);
+    expect(m.stats().faults).toBe(1);
+    await m.close();
+    expect(await got).toBe(readFileSync(src)[777777]);
+    expect(m.buffer.length).toBe(0);
+    await reader.terminate();
+  });
+
   it('a process that exits with live mappings and faults in flight exits promptly with its exit code', async () => {
     const src = writeRandomFile(tmp.dir, 'exit', 4 * 1024 * 1024);
     const r = await runChild(`

@@ -1,0 +1,129 @@
+// mapObject() against a real MinIO: exact bytes, awkward keys, exact GET counts
+// seen by the server side (a counting proxy), errors before anything is
+// mapped, and an object replaced under a live mapping.
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapObject, type S3MapOptions } from '../dist/lib/index.js';
+import { putObject } from '../dist/lib/minio-server.js';
+import { pseudoRandom, sha256 } from './helpers/content.js';
+import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
+import { testS3 } from './helpers/s3.js';
+
+const s3 = testS3();
+const chunk = 64 * 1024;
+let bucket: string;
+let tp: ThreadProxy;
+const opts = (extra: S3MapOptions = {}): S3MapOptions => ({ endpoint: s3.endpoint, region: s3.region, credentials: s3.credentials, ...extra });
+
+beforeAll(async () => {
+  bucket = await s3.uniqueBucket('mapobj');
+  tp = await startThreadProxy();
+});
+afterAll(async () => tp?.close());
+
+describe('mapObject content', () => {
+  for (const size of [0, 1, 4097, chunk + 1, 256 * 1024 * 1024 + 123]) {
+    it(`size ${size}: sha256 of the mapping equals the uploaded object's`, async () => {
+      const body = pseudoRandom(size, size + 11);
+      const key = `obj-${size}`;
+      await putObject(s3.client(), bucket, key, body);
+      const m = await mapObject(`s3://${bucket}/${key}`, opts());
+      try {
+        expect(m.size).toBe(size);
+        expect(sha256(m.buffer)).toBe(sha256(body));
+        expect(m.stats().bytesFetched).toBe(size);
+      } finally {
+        await m.close();
+      }
+    });
+  }
+
+  it('keys with spaces, unicode, +, ? and # map correctly', async () => {
+    const keys = ['with space/a b.bin', 'ünïcødé/日本語.bin', 'plus+sign.bin', 'question?mark.bin', 'hash#tag.bin', 'all of+them?#ü.bin'];
+    for (const [i, key] of keys.entries()) {
+      const body = pseudoRandom(3 * chunk + i, i + 100);
+      await putObject(s3.client(), bucket, key, body);
+      const m = await mapObject(`s3://${bucket}/${key}`, opts());
+      expect(sha256(m.buffer), key).toBe(sha256(body));
+      await m.close();
+      const m2 = await mapObject({ bucket, key }, opts());
+      expect(m2.size).toBe(body.length);
+      await m2.close();
+    }
+  });
+});
+
+describe('GETs counted at the server side', () => {
+  it('touching k scattered pages issues k ranged GETs of one chunk each; re-reading issues none', async () => {
+    const size = 64 * 1024 * 1024;
+    const body = pseudoRandom(size, 5);
+    await putObject(s3.client(), bucket, 'scatter', body);
+    const m = await mapObject(`s3://${bucket}/scatter`, opts({ endpoint: tp.endpoint }));
+    await tp.reset();
+    const k = 40;
+    const offsets = Array.from({ length: k }, (_, i) => i * Math.floor(size / k) + ((i * 7919) % 4096));
+    for (const off of offsets) expect(m.buffer[off]).toBe(body[off]);
+    let st = await tp.stats();
+    expect(st.rangedGets).toBe(k);
+    expect(st.plainGets).toBe(0);
+    expect(st.bytesSent).toBe(k * chunk);
+    expect(st.byMethod.HEAD ?? 0).toBe(0);
+    expect(m.stats().fetches).toBe(k);
+    for (const off of offsets) expect(m.buffer[off]).toBe(body[off]);
+    st = await tp.stats();
+    expect(st.rangedGets).toBe(k);
+    for (const e of await tp.log()) expect(e.range).toMatch(/^bytes=\d+-\d+$/);
+    await m.close();
+  });
+});
+
+describe('errors before anything is mapped', () => {
+  it('a bad URL', async () => {
+    await expect(mapObject('http://x/y', opts())).rejects.toMatchObject({ code: 'InvalidURL' });
+    await expect(mapObject('s3://', opts())).rejects.toMatchObject({ code: 'InvalidURL' });
+  });
+
+  it('a missing bucket', async () => {
+    const err = await mapObject('s3://no-such-bucket-s3mmap/key', opts()).catch((e) => e);
+    expect(err.code).toBe('NoSuchBucket');
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('a missing key', async () => {
+    await expect(mapObject(`s3://${bucket}/nope`, opts())).rejects.toMatchObject({ code: 'NoSuchKey' });
+  });
+
+  it('denied: a wrong secret, never printed', async () => {
+    const secret = 'wrong-secret-value-1234567890';
+    const err = await mapObject(`s3://${bucket}/obj-1`, opts({ credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: secret } })).catch((e) => e);
+    expect(['AccessDenied', 'SignatureDoesNotMatch']).toContain(err.code);
+    expect(err.message).not.toContain(secret);
+    expect(err.stack ?? '').not.toContain(secret);
+    expect(err.message).not.toContain(s3.secretAccessKey);
+  });
+
+  it('an unreachable endpoint fails within a bounded time', async () => {
+    const started = Date.now();
+    await expect(mapObject(`s3://${bucket}/obj-1`, opts({ endpoint: 'http://127.0.0.1:9' }))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe('the object changes under a live mapping', () => {
+  it('the next fetch fails with ObjectChanged; no byte of the new version is ever returned', async () => {
+    const v1 = pseudoRandom(8 * chunk, 1);
+    const v2 = Buffer.alloc(8 * chunk, 0xee);
+    await putObject(s3.client(), bucket, 'changing', v1);
+    const m = await mapObject(`s3://${bucket}/changing`, opts({ readahead: 0 }));
+    expect(m.buffer[5]).toBe(v1[5]);
+    await s3.client().send(new PutObjectCommand({ Bucket: bucket, Key: 'changing', Body: v2 }));
+    const err = await m.load(4 * chunk, 10).catch((e) => e);
+    expect(err.code).toBe('ObjectChanged');
+    expect(err.message).toMatch(/changed after it was mapped/);
+    expect(m.stats().errors).toBe(1);
+    // What was installed before is the old version, still.
+    expect(sha256(m.buffer.subarray(0, chunk))).toBe(sha256(v1.subarray(0, chunk)));
+    expect(m.isResident(4 * chunk, 1)).toBe(false);
+    await m.close();
+  });
+});

@@ -1,0 +1,89 @@
+// parseS3Url / formatS3Url: what users type on the command line and in the API.
+// Runs in a vitest test-file process; no server needed.
+import { describe, expect, it } from 'vitest';
+import { S3MmapError } from '../dist/lib/errors.js';
+import { formatS3Url, parseS3Url } from '../dist/lib/s3-url.js';
+
+function invalid(input: Parameters<typeof parseS3Url>[0], opts?: Parameters<typeof parseS3Url>[1]): S3MmapError {
+  try {
+    parseS3Url(input, opts);
+  } catch (e) {
+    expect(e).toBeInstanceOf(S3MmapError);
+    const err = e as S3MmapError;
+    expect(err.code).toBe('InvalidURL');
+    expect(err.message).toMatch(/^s3mmap: /);
+    expect(err.message).not.toMatch(/\n/);
+    return err;
+  }
+  throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+}
+
+describe('parseS3Url', () => {
+  it('splits bucket and key at the first slash', () => {
+    expect(parseS3Url('s3://my-bucket/a/b/c.parquet')).toEqual({ bucket: 'my-bucket', key: 'a/b/c.parquet' });
+    expect(parseS3Url('S3://my.bucket/x')).toEqual({ bucket: 'my.bucket', key: 'x' });
+  });
+
+  it('keeps the key literally: no percent-decoding, ? and # and + are part of it', () => {
+    for (const key of ['with space.bin', 'ünïcødé/файл.bin', 'a+b.bin', 'q?x=1&y=2', 'hash#frag', '%41%20', 'a//b', ' lead', 'tab\there']) {
+      expect(parseS3Url(`s3://bkt/${key}`)).toEqual({ bucket: 'bkt', key });
+    }
+  });
+
+  it('accepts a { bucket, key } object and checks it the same way', () => {
+    expect(parseS3Url({ bucket: 'bkt', key: 'k' })).toEqual({ bucket: 'bkt', key: 'k' });
+    invalid({ bucket: 'B', key: 'k' });
+    invalid({ bucket: 'bkt', key: '' });
+    invalid({ bucket: 'bkt' } as never);
+    invalid(null as never);
+  });
+
+  it('rejects what is not an s3:// URL, with a message that shows the expected form', () => {
+    const err = invalid('https://bkt.s3.amazonaws.com/k');
+    expect(err.message).toContain("must start with 's3://'");
+    expect(err.message).toContain('s3://bucket/key');
+    invalid('bkt/k');
+    invalid('');
+    invalid('s3:/bkt/k');
+  });
+
+  it('rejects a missing bucket or key', () => {
+    expect(invalid('s3://').message).toContain('bucket name is missing');
+    expect(invalid('s3:///k').message).toContain('bucket name is missing');
+    expect(invalid('s3://bkt').message).toContain('key is missing');
+    expect(invalid('s3://bkt/').message).toContain('key is missing');
+    expect(invalid('s3://bkt/dir/').message).toContain('folder');
+  });
+
+  it('allows a bare bucket or prefix when asked (listing)', () => {
+    expect(parseS3Url('s3://bkt', { allowPrefix: true })).toEqual({ bucket: 'bkt', key: '' });
+    expect(parseS3Url('s3://bkt/', { allowPrefix: true })).toEqual({ bucket: 'bkt', key: '' });
+    expect(parseS3Url('s3://bkt/dir/', { allowPrefix: true })).toEqual({ bucket: 'bkt', key: 'dir/' });
+  });
+
+  it('applies S3 bucket naming rules', () => {
+    for (const ok of ['abc', 'a-b.c', '0bucket', 'a'.repeat(63)]) expect(parseS3Url(`s3://${ok}/k`).bucket).toBe(ok);
+    for (const bad of ['ab', 'a'.repeat(64), 'Bucket', 'under_score', '-abc', 'abc-', 'a..b', '192.168.1.1', 'sp ace']) {
+      expect(invalid(`s3://${bad}/k`).message).toContain('not a valid bucket name');
+    }
+  });
+
+  it('rejects keys over 1024 UTF-8 bytes', () => {
+    expect(parseS3Url(`s3://bkt/${'k'.repeat(1024)}`).key).toHaveLength(1024);
+    invalid(`s3://bkt/${'k'.repeat(1025)}`);
+    invalid(`s3://bkt/${'é'.repeat(513)}`); // 1026 bytes
+  });
+
+  it('keeps a hostile input on one line in the message', () => {
+    const err = invalid('s3://bkt\n/evil');
+    expect(err.message.split('\n')).toHaveLength(1);
+  });
+});
+
+describe('formatS3Url', () => {
+  it('round-trips through parseS3Url', () => {
+    for (const loc of [{ bucket: 'bkt', key: 'a b/c?d#e+f' }, { bucket: 'x.y-z', key: 'ü' }]) {
+      expect(parseS3Url(formatS3Url(loc))).toEqual(loc);
+    }
+  });
+});

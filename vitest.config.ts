@@ -1,0 +1,19 @@
+// Vitest configuration. Read by the vitest main process; test files run in
+// child processes (pool 'forks') because the library installs process-level
+// exit hooks and a fault worker that a worker_threads pool would share.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Starts one MinIO per run; compiles nothing (`npm test` runs tsc first).
+    globalSetup: ['test/global-setup.ts'],
+    env: {
+      // The lockfile pins an SDK that supports Node 20; its notice about future releases is noise here.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+  },
+});
