@@ -62,11 +62,19 @@ export function resolveOptions(o: MapOptions, label: string): ServeOptions & { u
   if (residentBudget > 0 && residentBudget < chunkSize) {
     throw new S3MmapError('EINVAL', `s3mmap: resident budget ${residentBudget} is smaller than one chunk (${chunkSize})`);
   }
+  let readahead = size('readahead', o.readahead, DEFAULTS.readahead);
+  let fetch = Math.floor(fetchSize / chunkSize) * chunkSize;
+  if (residentBudget > 0) {
+    // One install must fit the budget, and readahead must not evict the
+    // pages the reader is on before it gets to the ones fetched ahead.
+    fetch = Math.max(chunkSize, Math.min(fetch, Math.floor(residentBudget / 4 / chunkSize) * chunkSize));
+    readahead = Math.min(readahead, Math.floor(residentBudget / 2));
+  }
   return {
     chunkSize,
-    fetchSize: Math.floor(fetchSize / chunkSize) * chunkSize,
+    fetchSize: fetch,
     cacheSize: size('cache size', o.cacheSize, DEFAULTS.cacheSize),
-    readahead: size('readahead', o.readahead, DEFAULTS.readahead),
+    readahead,
     concurrency,
     residentBudget,
     label,

@@ -310,6 +310,7 @@ export class RegionServer {
       native.drop(this.base + cStart, cLength);
       this.poisoned.delete(c);
     }
+    this.makeRoom(installLength);
     let done = 0;
     let eagain = 0;
     while (done < installLength) {
@@ -343,18 +344,22 @@ export class RegionServer {
     return new S3MmapError('EIO', `s3mmap: UFFDIO_COPY at chunk ${chunk} of ${this.opts.label} failed (${what})`);
   }
 
+  /** Drops the oldest installed chunks until `incoming` more bytes fit the
+   *  budget: done before a copy, so the cap holds at every instant. */
+  private makeRoom(incoming: number): void {
+    if (this.opts.residentBudget <= 0) return;
+    for (const [old] of this.resident) {
+      if (this.residentBytes + incoming <= this.opts.residentBudget) return;
+      this.dropChunk(old);
+      this.stats.add(Counter.evictions);
+    }
+  }
+
   private markResident(chunk: number, bytes: number): void {
     this.resident.set(chunk, bytes);
     this.residency[chunk] = 1;
     this.residentBytes += bytes;
     this.stats.set(Counter.residentBytes, this.residentBytes);
-    if (this.opts.residentBudget <= 0) return;
-    for (const [old] of this.resident) {
-      if (this.residentBytes <= this.opts.residentBudget) break;
-      if (old === chunk) continue;
-      this.dropChunk(old);
-      this.stats.add(Counter.evictions);
-    }
   }
 
   private dropChunk(chunk: number): void {
