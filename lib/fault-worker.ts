@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { serializeError } from './errors.js';
 import { native } from './native.js';
 import type { FromWorker, MapReply, MapRequest, ToWorker } from './protocol.js';
+import { BufferPool } from './buffer-pool.js';
 import { RegionServer } from './region-server.js';
 import { createSource } from './sources/index.js';
 import { createStatsBuffer } from './stats.js';
@@ -14,6 +15,8 @@ import { createStatsBuffer } from './stats.js';
 const UFFD_FEATURE_POISON = 1 << 14;
 
 const port = parentPort!;
+// Shared by every mapping: fetch buffers are recycled instead of reallocated.
+const pool = new BufferPool(128 * 1024 * 1024);
 const servers = new Map<bigint, RegionServer>();
 
 function send(msg: FromWorker): void {
@@ -60,7 +63,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
     throw err;
   }
   const id = region.id;
-  const server = new RegionServer(region, info.size, source, msg.serve, stats, new Uint8Array(residency), (err, offset, length) =>
+  const server = new RegionServer(region, info.size, source, msg.serve, pool, stats, new Uint8Array(residency), (err, offset, length) =>
     send({ type: 'fault-error', id, error: serializeError(err), offset, length }),
   );
   servers.set(id, server);

@@ -8,6 +8,7 @@ import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
+import { BufferPool, RunBuffer } from './buffer-pool.js';
 import { S3MmapError } from './errors.js';
 import { Errno, native, type RegionInfo } from './native.js';
 import { Readahead } from './readahead.js';
@@ -30,6 +31,11 @@ export interface ServeOptions {
   label: string;
 }
 
+interface CachedChunk {
+  run: RunBuffer;
+  data: Buffer;
+}
+
 interface QueuedFetch {
   chunk: number;
   urgent: boolean;
@@ -46,7 +52,8 @@ export class RegionServer {
   private readonly base: number;
   private readonly chunks: number;
   private readonly stats: StatsWriter;
-  private readonly cache: LRUCache<number, Buffer> | null;
+  /** Chunks cut from fetch buffers, which return to the pool when evicted. */
+  private readonly cache: LRUCache<number, CachedChunk> | null;
   private readonly readahead: Readahead | null;
   /** Installed chunks in install order: the oldest is evicted first. */
   private readonly resident = new Map<number, number>();
@@ -72,6 +79,7 @@ export class RegionServer {
     private readonly size: number,
     private readonly source: Source,
     private readonly opts: ServeOptions,
+    private readonly pool: BufferPool,
     statsBuffer: SharedArrayBuffer,
     private readonly residency: Uint8Array,
     private readonly onError: (err: Error, offset: number, length: number) => void,
@@ -84,7 +92,11 @@ export class RegionServer {
     this.stats = new StatsWriter(statsBuffer);
     this.cache =
       opts.cacheSize >= opts.chunkSize
-        ? new LRUCache<number, Buffer>({ maxSize: opts.cacheSize, sizeCalculation: (b) => b.length })
+        ? new LRUCache<number, CachedChunk>({
+            maxSize: opts.cacheSize,
+            sizeCalculation: (c) => c.data.length,
+            dispose: (c) => c.run.unref(),
+          })
         : null;
     this.readahead = opts.readahead > opts.chunkSize ? new Readahead(this.chunks, Math.floor(opts.readahead / opts.chunkSize)) : null;
   }
@@ -204,7 +216,7 @@ export class RegionServer {
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
-        if (!this.stopped) await this.install(chunk, 1, cached);
+        if (!this.stopped) await this.install(chunk, 1, cached.data);
       } else {
         await this.fetch(chunk, urgent);
       }
@@ -268,29 +280,38 @@ export class RegionServer {
     this.stats.add(Counter.inflight);
     const start = run[0].chunk * this.opts.chunkSize;
     const length = Math.min(this.size - start, run.length * this.opts.chunkSize);
-    // Page-rounded so the last chunk installs whole pages; the tail past the
-    // object's end is zero and no view exposes it.
-    const buf = Buffer.allocUnsafeSlow(installBytes);
-    buf.fill(0, length);
-    this.source
-      .read(start, length, buf, this.abort.signal)
+    // A source holding the bytes in memory lends them: installed straight
+    // from there, nothing to copy or cache.
+    const lent = this.source.borrow?.(start, installBytes);
+    const runBuf = lent ? null : this.pool.acquire(installBytes);
+    const read = lent
+      ? Promise.resolve()
+      : this.source.read(start, length, runBuf!.buf, this.abort.signal).then(() => {
+          // Page-rounded so the last chunk installs whole pages; the tail
+          // past the object's end is zero and no view exposes it.
+          runBuf!.buf.fill(0, length);
+        });
+    read
       .then(async () => {
         this.stats.add(Counter.fetches);
         this.stats.add(Counter.chunksFetched, run.length);
         this.stats.add(Counter.bytesFetched, length);
-        if (this.cache) {
+        const data = lent ? Buffer.from(lent.buffer, lent.byteOffset, lent.byteLength) : runBuf!.buf;
+        if (runBuf && this.cache && !this.stopped) {
           for (let i = 0; i < run.length; i++) {
             const end = Math.min(installBytes, (i + 1) * this.opts.chunkSize);
-            this.cache.set(run[i].chunk, buf.subarray(i * this.opts.chunkSize, end));
+            runBuf.ref();
+            this.cache.set(run[i].chunk, { run: runBuf, data: data.subarray(i * this.opts.chunkSize, end) });
           }
         }
-        if (!this.stopped) await this.install(run[0].chunk, run.length, buf);
+        if (!this.stopped) await this.install(run[0].chunk, run.length, data);
       })
       .then(
         () => run.forEach((e) => e.resolve()),
         (err) => run.forEach((e) => e.reject(err)),
       )
       .finally(() => {
+        runBuf?.unref();
         this.active--;
         this.stats.add(Counter.inflight, -1);
         this.pump();

@@ -21,6 +21,10 @@ export interface Source {
    *  version, or reject. Must not touch mapped memory, must not use the libuv
    *  pool. `into.length >= length`. */
   read(offset: number, length: number, into: Uint8Array, signal: AbortSignal): Promise<void>;
+  /** Optional, for sources that hold the bytes in memory: a view of exactly
+   *  [offset, offset+length), or undefined when the range is not all there
+   *  (e.g. it runs past the end). The fault worker installs from it directly. */
+  borrow?(offset: number, length: number): Uint8Array | undefined;
   /** Release sockets, files. */
   close(): Promise<void> | void;
 }

@@ -18,5 +18,8 @@ export class MemorySource implements Source {
   async read(offset: number, length: number, into: Uint8Array): Promise<void> {
     into.set(this.bytes.subarray(offset, offset + length));
   }
+  borrow(offset: number, length: number): Uint8Array | undefined {
+    return offset + length <= this.bytes.length ? this.bytes.subarray(offset, offset + length) : undefined;
+  }
   close(): void {}
 }
