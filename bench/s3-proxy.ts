@@ -178,6 +178,7 @@ function handle(
   sent: (n: number) => void, upstream: URL, agent: http.Agent,
   credentials: S3ProxyOptions['credentials'],
 ): void {
+  if (req.socket.destroyed) return; // gave up during a delay: nothing to forward
   const answer = (status: number, code: string, message: string, extra: http.OutgoingHttpHeaders = {}) => {
     req.resume(); // drain an upload so the connection stays usable
     const body = Buffer.from(s3Error(code, message, entry.path));
@@ -232,8 +233,8 @@ function handle(
       const sock = res.socket;
       if (!sock) return;
       // libuv reports a RST that lands in the same wakeup as the last data as a plain EOF;
-      // a short pause lets the client read the partial body first, so it sees ECONNRESET.
-      if (fault.mode === 'reset') setTimeout(() => sock.resetAndDestroy(), 10);
+      // a pause lets the client read the partial body first, so it sees ECONNRESET.
+      if (fault.mode === 'reset') setTimeout(() => sock.resetAndDestroy(), 50);
       else sock.end(); // FIN after what was written: a short body, not an error
     };
     if (cut && limit <= 0) {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, rmSync, statSync, accessSync, constants as fsc, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -43,6 +44,12 @@ export interface StartMinioOptions extends FindMinioOptions {
   startTimeoutMs?: number;
   /** Extra environment for the server process. */
   env?: Record<string, string>;
+  /** Fixed S3 port on 127.0.0.1 (e.g. to restart a server where its clients
+   *  expect it). Default: a free port. */
+  port?: number;
+  /** Serve HTTPS: a folder holding public.crt and private.key (MinIO's
+   *  --certs-dir). The endpoint is then https://127.0.0.1:PORT. */
+  certsDir?: string;
 }
 
 export interface MinioServer {
@@ -164,9 +171,11 @@ async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function probeLive(port: number): Promise<boolean> {
+function probeLive(port: number, tls = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/minio/health/live', agent: false, timeout: 2000 }, (res) => {
+    // Liveness only: the certificate is the client's business, not the launcher's.
+    const get = tls ? https.get : http.get;
+    const req = get({ host: '127.0.0.1', port, path: '/minio/health/live', agent: false, timeout: 2000, rejectUnauthorized: false }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -216,13 +225,14 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
   // Another process may grab a probed port before MinIO binds it: try fresh ports a few times.
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [port, consolePort] = await freePorts(2);
+    const [free, consolePort] = await freePorts(2);
+    const port = opts.port ?? free;
     try {
-      const child = await launch(bin, dataDir, port, consolePort, accessKeyId, secretAccessKey, opts.env, timeoutMs);
+      const child = await launch(bin, dataDir, port, consolePort, accessKeyId, secretAccessKey, opts.env, timeoutMs, opts.certsDir);
       const entry = { child, dataDir, keepData };
       live.add(entry);
       installExitHook();
-      const endpoint = `http://127.0.0.1:${port}`;
+      const endpoint = `${opts.certsDir ? 'https' : 'http'}://127.0.0.1:${port}`;
       let stopping: Promise<void> | undefined;
       return {
         endpoint, accessKeyId, secretAccessKey, region: 'us-east-1', dataDir, pid: child.pid!,
@@ -239,7 +249,7 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
       };
     } catch (e) {
       lastError = e as Error;
-      if (!/address already in use/i.test(lastError.message)) break;
+      if (!/already in use/i.test(lastError.message)) break; // MinIO: "Specified port is already in use"
     }
   }
   if (!keepData) await rm(dataDir, { recursive: true, force: true });
@@ -249,8 +259,10 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
 async function launch(
   bin: string, dataDir: string, port: number, consolePort: number,
   user: string, password: string, extraEnv: Record<string, string> | undefined, timeoutMs: number,
+  certsDir?: string,
 ): Promise<ChildProcess> {
   const args = ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'];
+  if (certsDir) args.push('--certs-dir', certsDir);
   // The exit hook does not run when the parent is killed by a signal; PDEATHSIG
   // (kept across setpriv's exec) still ends the server then.
   const setpriv = onPath('setpriv');
@@ -281,7 +293,7 @@ async function launch(
   for (;;) {
     if (spawnError) throw new Error(`s3mmap: cannot run ${bin}: ${spawnError.message}`);
     if (exited) throw new Error(`s3mmap: minio exited during startup (${exited}):\n${logTail()}`);
-    if (await probeLive(port)) break;
+    if (await probeLive(port, certsDir !== undefined)) break;
     if (Date.now() > deadline) {
       await kill(child);
       throw new Error(`s3mmap: minio not live on 127.0.0.1:${port} after ${timeoutMs} ms:\n${logTail()}`);
