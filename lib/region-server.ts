@@ -39,6 +39,8 @@ interface CachedChunk {
 interface QueuedFetch {
   chunk: number;
   urgent: boolean;
+  /** Started (alone or with a run): skipped wherever else it is still queued. */
+  taken: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -46,6 +48,31 @@ interface QueuedFetch {
 const FAULT_BATCH = 512;
 const MAX_EAGAIN = 10_000;
 const pageSize = native.probe(false).pageSize;
+
+/** FIFO with O(1) take from the front; entries taken elsewhere are skipped. */
+class FetchQueue {
+  private items: QueuedFetch[] = [];
+  private head = 0;
+  push(e: QueuedFetch): void {
+    this.items.push(e);
+  }
+  shift(): QueuedFetch | undefined {
+    while (this.head < this.items.length) {
+      const e = this.items[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      if (!e.taken) return e;
+    }
+    this.clear();
+    return undefined;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
 
 export class RegionServer {
   private readonly fd: number;
@@ -63,8 +90,8 @@ export class RegionServer {
   private readonly pending = new Map<number, Promise<void>>();
   /** Fault arrival times by chunk, for the latency histogram. */
   private readonly waiting = new Map<number, number[]>();
-  private readonly urgentQueue: QueuedFetch[] = [];
-  private readonly backgroundQueue: QueuedFetch[] = [];
+  private readonly urgentQueue = new FetchQueue();
+  private readonly backgroundQueue = new FetchQueue();
   private readonly queued = new Map<number, QueuedFetch>();
   private active = 0;
   private readonly abort = new AbortController();
@@ -121,8 +148,8 @@ export class RegionServer {
     if (this.watchHandle) native.unwatch(this.watchHandle);
     this.watchHandle = null;
     this.cache?.clear();
-    this.urgentQueue.length = 0;
-    this.backgroundQueue.length = 0;
+    this.urgentQueue.clear();
+    this.backgroundQueue.clear();
     void Promise.resolve(this.source.close()).catch(() => {});
   }
 
@@ -236,7 +263,7 @@ export class RegionServer {
   /** Resolves once the chunk is fetched (with whatever run it joins) and installed. */
   private fetch(chunk: number, urgent: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const entry: QueuedFetch = { chunk, urgent, resolve, reject };
+      const entry: QueuedFetch = { chunk, urgent, taken: false, resolve, reject };
       this.queued.set(chunk, entry);
       (urgent ? this.urgentQueue : this.backgroundQueue).push(entry);
       this.pump();
@@ -247,8 +274,6 @@ export class RegionServer {
     const entry = this.queued.get(chunk);
     if (!entry || entry.urgent) return;
     entry.urgent = true;
-    const i = this.backgroundQueue.indexOf(entry);
-    if (i >= 0) this.backgroundQueue.splice(i, 1);
     this.urgentQueue.push(entry);
   }
 
@@ -256,6 +281,7 @@ export class RegionServer {
     while (!this.stopped && this.active < this.opts.concurrency) {
       const first = this.urgentQueue.shift() ?? this.backgroundQueue.shift();
       if (!first) return;
+      first.taken = true;
       this.queued.delete(first.chunk);
       // Queued neighbours ride along in the same GET, up to fetchSize: the
       // install unit stays small for sparse reads, requests stay large for
@@ -265,9 +291,8 @@ export class RegionServer {
       for (let c = first.chunk + 1; bytes + this.opts.chunkSize <= this.opts.fetchSize; c++) {
         const next = this.queued.get(c);
         if (!next) break;
+        next.taken = true;
         this.queued.delete(c);
-        const q = next.urgent ? this.urgentQueue : this.backgroundQueue;
-        q.splice(q.indexOf(next), 1);
         run.push(next);
         bytes += this.bounds(c)[2];
       }
