@@ -50,7 +50,12 @@ export class Readahead {
     }
     s.used = this.tick;
     s.last = chunk;
+    // Top up only once the reader is into the second half of what was asked
+    // for, and then by at least half a window: few large GETs, not one small
+    // one per fault.
+    if (s.end - chunk > Math.ceil(s.window / 2) && s.end > chunk + 1) return [0, 0];
+    const from = Math.max(chunk + 1, s.end);
     s.end = Math.max(s.end, Math.min(this.chunks, chunk + 1 + s.window));
-    return [chunk + 1, s.end];
+    return [from, s.end];
   }
 }

@@ -94,6 +94,8 @@ export class RegionServer {
   private readonly backgroundQueue = new FetchQueue();
   private readonly queued = new Map<number, QueuedFetch>();
   private active = 0;
+  /** While > 0, queued fetches wait so that neighbours can join one run. */
+  private batching = 0;
   private readonly abort = new AbortController();
   private readonly faultBatch = new Float64Array(FAULT_BATCH);
   private watchHandle: object | null = null;
@@ -175,6 +177,16 @@ export class RegionServer {
       this.stats.add(Counter.faults, n);
       if (n < FAULT_BATCH) break;
     }
+    this.batching++;
+    try {
+      this.serveTouched(touched);
+    } finally {
+      this.batching--;
+    }
+    this.pump();
+  }
+
+  private serveTouched(touched: Set<number>): void {
     for (const chunk of touched) {
       if (this.resident.has(chunk)) {
         // Installed while this message sat in the queue: the thread may
@@ -195,14 +207,20 @@ export class RegionServer {
   async load(offset: number, length: number): Promise<void> {
     const [first, last] = this.chunkSpan(offset, length);
     const work: Promise<void>[] = [];
+    this.batching++;
     for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.ensure(c, true));
+    this.batching--;
+    this.pump();
     await Promise.all(work);
   }
 
   /** Starts fetching a range in the background; faults on it will find it ready. */
   prefetch(offset: number, length: number): void {
     const [first, last] = this.chunkSpan(offset, length);
+    this.batching++;
     for (let c = first; c <= last; c++) this.prefetchChunk(c);
+    this.batching--;
+    this.pump();
   }
 
   /** Drops installed pages of a range (they fault again on the next touch). */
@@ -266,7 +284,7 @@ export class RegionServer {
       const entry: QueuedFetch = { chunk, urgent, taken: false, resolve, reject };
       this.queued.set(chunk, entry);
       (urgent ? this.urgentQueue : this.backgroundQueue).push(entry);
-      this.pump();
+      if (this.batching === 0) this.pump();
     });
   }
 
@@ -290,7 +308,9 @@ export class RegionServer {
       let bytes = this.bounds(first.chunk)[2];
       for (let c = first.chunk + 1; bytes + this.opts.chunkSize <= this.opts.fetchSize; c++) {
         const next = this.queued.get(c);
-        if (!next) break;
+        // A fault's own fetch stays small: background neighbours would make
+        // the faulting thread wait for all of them.
+        if (!next || next.urgent !== first.urgent) break;
         next.taken = true;
         this.queued.delete(c);
         run.push(next);
