@@ -41,3 +41,10 @@ export function writeRandomFile(dir: string, name: string, size: number, seed = 
   writeFileSync(path, pseudoRandom(size, seed));
   return path;
 }
+
+/** Reads one byte of every page: faults each page in once. */
+export function touchPages(buf: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < buf.length; i += 4096) s += buf[i];
+  return s;
+}
