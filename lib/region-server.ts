@@ -191,8 +191,8 @@ export class RegionServer {
       if (this.resident.has(chunk)) {
         // Installed while this message sat in the queue: the thread may
         // still be asleep on it.
-        this.wakeChunk(chunk);
         this.settleWaiters(chunk);
+        this.wakeChunk(chunk);
         continue;
       }
       this.ensure(chunk, true).catch(() => {});
@@ -401,9 +401,11 @@ export class RegionServer {
       }
     }
     this.stats.add(Counter.installs, count);
-    for (let c = first; c < first + count; c++) this.markResident(c, this.bounds(c)[2]);
+    for (let c = first; c < first + count; c++) {
+      this.markResident(c, this.bounds(c)[2]);
+      this.settleWaiters(c);
+    }
     native.wake(this.fd, this.base + start, installLength);
-    for (let c = first; c < first + count; c++) this.settleWaiters(c);
   }
 
   private fatal(chunk: number, what: string): Error {
@@ -459,9 +461,9 @@ export class RegionServer {
       2,
       `s3mmap: bytes ${start}-${start + length - 1} of ${this.opts.label} could not be read (${(err as { code?: string }).code ?? err.message}); touching them raises SIGBUS, use mapping.load() to handle the error\n`,
     );
+    this.settleWaiters(chunk);
     const r = native.poison(this.fd, this.base + start, installLength, false);
     if (r < 0 && r !== -Errno.EEXIST) native.wake(this.fd, this.base + start, installLength);
-    this.settleWaiters(chunk);
     this.onError(err, start, length);
   }
 
