@@ -1,0 +1,114 @@
+// `s3mmap stat`: what mapping an object would mean, without mapping it: its
+// size and ETag (one HEAD, through the same S3 source the fault worker uses,
+// so errors read the same as cat's and mount's), the chunk plan the options
+// give, and the userfaultfd this machine offers. Main thread.
+import type { Argv, CommandModule } from 'yargs';
+import { DEFAULTS, resolveOptions } from '../../lib/options.js';
+import { parseS3Url } from '../../lib/s3-url.js';
+import { uffdInfo, type UffdInfo } from '../../lib/uffd-info.js';
+import { clientOptions, mapOptions, type GlobalArgs } from '../options.js';
+import { bytesExact, formatBytes, json, out, section } from '../output.js';
+
+export const usage = 's3mmap stat s3://bucket/key [--json]';
+
+interface StatArgs extends GlobalArgs {
+  url: string;
+}
+
+export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
+  command: 'stat <url>',
+  describe: "Show an object's size, ETag and chunk plan, and this machine's userfaultfd",
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .usage(`Usage: ${usage}\n\nShow an object's size, ETag, last modified time, the chunk plan for mapping it, and the userfaultfd mode and features of this machine. One HEAD request; nothing is mapped.`)
+      .positional('url', { type: 'string', describe: 'The object, s3://bucket/key', demandOption: true })
+      .example('$0 stat s3://data/shard-0001.tdb', 'Size, ETag, chunk plan, userfaultfd mode')
+      .example('$0 stat s3://data/shard-0001.tdb --chunk-size 1m', 'The plan with 1 MiB chunks')
+      .example("$0 stat s3://data/shard-0001.tdb --json | jq .size", 'For scripts') as unknown as Argv<StatArgs>,
+  handler: async (argv) => {
+    const loc = parseS3Url(argv.url);
+    // Options first: a bad --chunk-size is a usage error before any request.
+    const opts = resolveOptions(mapOptions(argv), argv.url);
+    const { S3Source } = await import('../../lib/sources/s3.js');
+    const source = new S3Source({ ...loc, client: clientOptions(argv) });
+    let info;
+    try {
+      info = await source.open();
+    } finally {
+      source.close();
+    }
+    const uffd = uffdInfo(opts.userModeOnly);
+    const chunks = Math.ceil(info.size / opts.chunkSize);
+    const lastChunk = info.size - (chunks - 1) * opts.chunkSize;
+    const meta = info.meta ?? {};
+    const report = {
+      url: argv.url,
+      bucket: loc.bucket,
+      key: loc.key,
+      size: info.size,
+      etag: info.version,
+      lastModified: meta.lastModified ?? null,
+      contentType: meta.contentType ?? null,
+      plan: {
+        chunkSize: opts.chunkSize,
+        chunks,
+        lastChunkSize: chunks ? lastChunk : 0,
+        fetchSize: opts.fetchSize,
+        readahead: opts.readahead,
+        cacheSize: opts.cacheSize,
+        concurrency: opts.concurrency ?? DEFAULTS.concurrency,
+      },
+      uffd,
+    };
+    if (argv.json) return json(report);
+
+    const p = report.plan;
+    // One key column for all three sections, so they read as one table.
+    const w = 'last modified'.length;
+    const lines = [
+      ...section(argv.url, [
+        ['size', bytesExact(info.size)],
+        ['etag', info.version],
+        ['last modified', String(meta.lastModified ?? 'unknown')],
+        ['content type', String(meta.contentType ?? 'unknown')],
+      ], w),
+      ...section('chunk plan', [
+        ['chunk size', p.chunks === 0
+          ? `${formatBytes(p.chunkSize)}: no chunks, the object is empty`
+          : `${formatBytes(p.chunkSize)}: ${p.chunks} chunk${p.chunks === 1 ? '' : 's'}${lastChunk !== p.chunkSize ? ` (the last ${formatBytes(lastChunk)})` : ''}, each installed by one fault`],
+        ['fetch size', `${formatBytes(p.fetchSize)} per ranged GET at most`],
+        ['readahead', p.readahead ? `up to ${formatBytes(p.readahead)} ahead of a sequential reader` : 'off'],
+        ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
+        ['concurrency', `${p.concurrency} GETs in flight at most`],
+      ], w),
+      ...section('userfaultfd', uffdPairs(uffd), w),
+    ];
+    for (const l of lines) out(l);
+  },
+};
+
+function uffdPairs(u: UffdInfo): [string, string][] {
+  if (!u.available) return [['mode', `unavailable (${u.code})`], ['remedy', u.reason ?? '']];
+  const mode = u.mode === 'full'
+    ? 'full: kernel-mode reads of cold pages are served too (write(2) from the Buffer works)'
+    : 'user-only: write(2) from cold pages fails with EFAULT until mapping.load()';
+  return [
+    ['mode', `${mode}`],
+    ['via', String(u.via)],
+    ['page size', String(u.pageSize)],
+    ['features', wrap(u.features, 64).join('\n')],
+  ];
+}
+
+function wrap(words: string[], width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    if (cur && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines.length ? lines : ['none'];
+}

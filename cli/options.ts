@@ -1,0 +1,96 @@
+// The global options every command takes, their parsing, and what they become
+// for the library: S3 client options and mapping options. Main thread, while
+// yargs parses, before anything connects.
+import type { Options } from 'yargs';
+import type { S3ClientOptions } from '../lib/source.js';
+import type { S3MapOptions } from '../lib/map-object.js';
+import { parseSize } from '../lib/sizes.js';
+import { UsageError } from './errors.js';
+
+export interface GlobalArgs {
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  chunkSize?: number;
+  cacheSize?: number;
+  readahead?: number;
+  userModeOnly?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export const GLOBAL_GROUP = 'Global options:';
+
+function sizeOption(flag: string) {
+  return (value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    // Given twice: the last one wins, as with most Unix tools.
+    const v = Array.isArray(value) ? value[value.length - 1] : value;
+    try {
+      return parseSize(String(v));
+    } catch {
+      throw new UsageError(`invalid ${flag} '${v}': use a number of bytes or a binary unit, e.g. 64k, 1m, 8MiB`);
+    }
+  };
+}
+
+function endpointOption(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const v = String(Array.isArray(value) ? value[value.length - 1] : value);
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) {
+    // Nothing after the host is shown: a URL may carry user info.
+    throw new UsageError(`invalid --endpoint '${v.replace(/\/\/[^/@]*@/, '//').slice(0, 80)}': write it as http://host:port or https://host`);
+  }
+  return v;
+}
+
+export const globalOptions: Record<string, Options> = {
+  endpoint: {
+    type: 'string',
+    describe: 'S3 endpoint URL [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS]',
+    coerce: endpointOption,
+  },
+  region: { type: 'string', describe: "Region [default: $AWS_REGION, the profile's, else us-east-1]" },
+  profile: { type: 'string', describe: 'Shared config/credentials profile [default: $AWS_PROFILE]' },
+  'chunk-size': {
+    type: 'string',
+    describe: 'Bytes installed per page fault, a multiple of the page size: 64k, 1m, 8MiB [default: 64k]',
+    coerce: sizeOption('--chunk-size'),
+  },
+  'cache-size': {
+    type: 'string',
+    describe: 'Fetched bytes kept to reinstall evicted pages without a GET; 0 disables [default: 64m]',
+    coerce: sizeOption('--cache-size'),
+  },
+  readahead: {
+    type: 'string',
+    describe: 'Largest readahead window for sequential reads; 0 disables [default: 32m]',
+    coerce: sizeOption('--readahead'),
+  },
+  'user-mode-only': {
+    type: 'boolean',
+    describe: 'Use a user-mode-only userfaultfd, as an unprivileged user gets',
+  },
+  json: { type: 'boolean', describe: 'Machine-readable output' },
+  verbose: { type: 'boolean', alias: 'v', describe: 'More detail; the stack on errors' },
+};
+
+export function clientOptions(a: GlobalArgs): S3ClientOptions {
+  return { endpoint: a.endpoint, region: a.region, profile: a.profile };
+}
+
+export function mapOptions(a: GlobalArgs): S3MapOptions {
+  return {
+    ...clientOptions(a),
+    chunkSize: a.chunkSize,
+    cacheSize: a.cacheSize,
+    readahead: a.readahead,
+    userModeOnly: a.userModeOnly,
+  };
+}
