@@ -3,12 +3,14 @@
 // sources; it never reads or writes mapped memory (design rule 1) and never
 // blocks its event loop in a syscall (rule 2): uffds and the "region
 // released" eventfd are watched with uv_poll on this thread's loop.
+import { constants as bufferConstants } from 'node:buffer';
 import { parentPort } from 'node:worker_threads';
-import { serializeError } from './errors.js';
+import { S3MmapError, serializeError } from './errors.js';
 import { native } from './native.js';
 import type { FromWorker, MapReply, MapRequest, ToWorker } from './protocol.js';
 import { BufferPool } from './buffer-pool.js';
 import { RegionServer } from './region-server.js';
+import { formatBytes } from './sizes.js';
 import { createSource } from './sources/index.js';
 import { createStatsBuffer } from './stats.js';
 
@@ -48,6 +50,16 @@ async function map(msg: MapRequest): Promise<MapReply> {
     await Promise.resolve(source.close()).catch(() => {});
     throw err;
   }
+  if (info.size > bufferConstants.MAX_LENGTH) {
+    // V8 cannot make an ArrayBuffer this long: creating the view would fail
+    // inside napi_create_external_arraybuffer (it aborted the process with a
+    // double free on Node 20). Refuse before anything is mapped.
+    await Promise.resolve(source.close()).catch(() => {});
+    throw new S3MmapError(
+      'EFBIG',
+      `s3mmap: ${msg.serve.label} is ${formatBytes(info.size)} (${info.size} bytes), more than one Buffer can hold in Node.js ${process.version} (${formatBytes(bufferConstants.MAX_LENGTH)}, buffer.constants.MAX_LENGTH); use a Node.js whose limit is larger, or map a smaller object`,
+    );
+  }
   const stats = createStatsBuffer();
   const chunks = Math.ceil(info.size / msg.serve.chunkSize);
   const residency = new SharedArrayBuffer(Math.max(1, chunks));
@@ -60,7 +72,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
     region = native.createRegion(info.size, msg.userModeOnly, UFFD_FEATURE_POISON);
   } catch (err) {
     await Promise.resolve(source.close()).catch(() => {});
-    throw err;
+    throw regionError(err, info.size, msg.serve.label);
   }
   const id = region.id;
   const server = new RegionServer(region, info.size, source, msg.serve, pool, stats, new Uint8Array(residency), (err, offset, length) =>
@@ -74,6 +86,22 @@ async function map(msg: MapRequest): Promise<MapReply> {
     stats,
     residency,
   };
+}
+
+/** createRegion's errno error, said for the caller: what could not be mapped and what to do. */
+function regionError(err: unknown, size: number, label: string): unknown {
+  const e = err as { code?: string; syscall?: string; message?: string };
+  if (e.syscall === 'mmap' && e.code === 'ENOMEM') {
+    return new S3MmapError(
+      'ENOMEM',
+      `s3mmap: cannot reserve ${formatBytes(size)} of address space for ${label} (mmap: ENOMEM); the process address-space limit (ulimit -v) or vm.max_map_count leaves no room: raise it, close other mappings, or map a smaller object`,
+      { cause: err },
+    );
+  }
+  if (typeof e.code === 'string' && typeof e.syscall === 'string') {
+    return new S3MmapError(e.code, `s3mmap: cannot map ${label}: ${e.message}`, { cause: err });
+  }
+  return err;
 }
 
 async function handle(msg: ToWorker): Promise<unknown> {

@@ -12,13 +12,13 @@ export interface S3MapOptions extends MapOptions, S3ClientOptions {
 /** Maps s3://bucket/key (or { bucket, key }). HEAD pins size and ETag; bytes are fetched on first touch. */
 export async function mapObject(target: string | S3Location, options: S3MapOptions = {}): Promise<Mapping> {
   const loc = parseS3Url(target);
-  const { endpoint, region, profile, credentials, forcePathStyle, retry, ...mapOptions } = options;
+  const { endpoint, region, profile, credentials, forcePathStyle, caBundle, retry, ...mapOptions } = options;
   return mapSource(
     {
       kind: 's3',
       bucket: loc.bucket,
       key: loc.key,
-      client: { endpoint, region, profile, credentials, forcePathStyle },
+      client: { endpoint, region, profile, credentials, forcePathStyle, caBundle },
       retry,
       concurrency: mapOptions.concurrency ?? DEFAULTS.concurrency,
     },

@@ -41,6 +41,8 @@ export class Mapping {
   #stats: SharedArrayBuffer;
   #residency: Uint8Array;
   #closed = false;
+  /** share() was called: other threads may hold views of the region. */
+  #shared = false;
 
   /** @internal use mapSource(), mapFile(), mapObject() */
   constructor(reply: MapReply, chunkSize: number) {
@@ -104,13 +106,14 @@ export class Mapping {
 
   /** Like madvise(2): 'sequential' reads ahead at the largest window at once,
    *  'random' turns readahead off, 'normal' detects streams, 'willneed' prefetches the range. */
-  advise(advice: Advice, offset = 0, length = this.size - offset): Promise<void> {
+  async advise(advice: Advice, offset = 0, length = this.size - offset): Promise<void> {
+    // async: a closed mapping rejects (ERR_CLOSED) like load(), instead of throwing synchronously.
     if (advice === 'willneed') return this.prefetch(offset, length);
     if (!['sequential', 'random', 'normal'].includes(advice)) {
-      return Promise.reject(new S3MmapError('EINVAL', `s3mmap: unknown advice '${advice}'; use sequential, random, normal or willneed`));
+      throw new S3MmapError('EINVAL', `s3mmap: unknown advice '${advice}'; use sequential, random, normal or willneed`);
     }
     const id = this.#live();
-    if (id === null) return Promise.resolve();
+    if (id === null) return;
     return faultWorker.request({ type: 'advise', id, mode: advice as 'sequential' | 'random' | 'normal' });
   }
 
@@ -142,14 +145,19 @@ export class Mapping {
   share(): MappingHandle {
     const id = this.#live();
     if (id === null) throw new S3MmapError('ERR_CLOSED', 's3mmap: the mapping is closed or empty; nothing to share');
+    this.#shared = true;
     return { id, size: this.size };
   }
 
   /** Detaches the Buffer (its length becomes 0), lets the faults already
    *  waiting on the mapping finish (threads blocked in a read get their
-   *  bytes), then unmaps it and stops serving it. Views made with attach() in
-   *  other threads must not be read after close() resolves: the memory is gone
-   *  and a touch raises SIGSEGV, like a read after munmap(2). */
+   *  bytes), then unmaps it and stops serving it.
+   *
+   *  Once share() was called, views made with attach() in other threads keep
+   *  the region mapped and served until the last of them is collected (then
+   *  it is unmapped, as for a mapping that is garbage-collected): a thread
+   *  woken from a fault may still be copying when the faults are all served,
+   *  and unmapping under it would end the process with SIGSEGV. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -157,6 +165,11 @@ export class Mapping {
     if (this.#arrayBuffer) native.detach(this.#arrayBuffer);
     this.#arrayBuffer = null;
     if (id === null) return;
+    // Other threads' views hold the region (the addon counts them); the last
+    // one's finalizer unmaps it and the fault worker then stops serving it.
+    // Until this Mapping is collected its registry entry keeps routing fault
+    // errors and unmaps the region if the fault worker dies.
+    if (this.#shared) return;
     collected.unregister(this);
     try {
       await faultWorker.request({ type: 'drain', id }).catch(() => {});

@@ -152,6 +152,10 @@ export class RegionServer {
     this.cache?.clear();
     this.urgentQueue.clear();
     this.backgroundQueue.clear();
+    // Fetches never started must still settle, or drain() and load() wait forever.
+    const closed = new S3MmapError('ERR_CLOSED', `s3mmap: ${this.opts.label} is closed`);
+    for (const e of this.queued.values()) e.reject(closed);
+    this.queued.clear();
     void Promise.resolve(this.source.close()).catch(() => {});
   }
 

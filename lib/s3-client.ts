@@ -9,6 +9,7 @@
 // a string, and the agents' `lookup` answers from a cache filled at connect
 // time (a host first seen later goes to c-ares, which does not use the pool).
 import dns from 'node:dns';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -35,6 +36,10 @@ export interface ResolvedS3Options {
   forcePathStyle: boolean;
   profile?: string;
   credentials: S3Credentials;
+  /** PEM file of trusted CAs (option, else AWS_CA_BUNDLE); undefined: Node's roots. */
+  caBundle?: string;
+  /** Where caBundle came from, for messages. */
+  caBundleFrom?: 'caBundle' | 'AWS_CA_BUNDLE';
 }
 
 export interface S3Tuning {
@@ -76,7 +81,9 @@ export async function resolveS3Options(options: S3ClientOptions = {}, env: NodeJ
   const profile = options.profile ?? (env.AWS_PROFILE || undefined);
   const region = options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || (await profileRegion(profile)) || DEFAULT_REGION);
   const credentials = options.credentials ? { ...options.credentials } : await chainCredentials(profile);
-  return { endpoint, region, forcePathStyle: options.forcePathStyle ?? endpoint !== undefined, profile, credentials };
+  const caBundle = options.caBundle ?? (env.AWS_CA_BUNDLE || undefined);
+  const caBundleFrom = options.caBundle !== undefined ? 'caBundle' as const : caBundle ? 'AWS_CA_BUNDLE' as const : undefined;
+  return { endpoint, region, forcePathStyle: options.forcePathStyle ?? endpoint !== undefined, profile, credentials, caBundle, caBundleFrom };
 }
 
 /** Resolve options, the endpoint's address and the credentials, and build a
@@ -91,8 +98,12 @@ export async function connectS3(options: S3ClientOptions = {}, tuning: S3Tuning 
     maxSockets: tuning.concurrency ?? DEFAULT_CONCURRENCY,
     lookup: cache.lookup,
   };
+  // Read only for https (AWS itself, or an https endpoint): a bundle set for the
+  // whole machine must not break a plain-http endpoint.
+  const tls = !resolved.endpoint || new URL(resolved.endpoint).protocol === 'https:';
+  const ca = tls && resolved.caBundle ? await abortable(readCaBundle(resolved.caBundle, resolved.caBundleFrom!), signal) : undefined;
   const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
+  const httpsAgent = new https.Agent(ca ? { ...agentOptions, ca } : agentOptions);
 
   let current = resolved.credentials;
   const refresher = new CredentialRefresher(resolved.profile, options.credentials === undefined, (c) => { current = c; });
@@ -138,6 +149,21 @@ export function endpointLabel(o: Pick<ResolvedS3Options, 'endpoint' | 'region'>)
   if (!o.endpoint) return `https://s3.${o.region}.amazonaws.com`;
   const u = new URL(o.endpoint);
   return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+}
+
+/** The PEM text of a CA bundle, read while the libuv pool may still be used (connect time). */
+async function readCaBundle(path: string, from: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new S3MmapError(code, `s3mmap: cannot read the CA bundle '${path}' named by ${from} (${code}); point it at a PEM file of the CAs that signed the endpoint's certificate`, { cause: err });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new S3MmapError('InvalidCABundle', `s3mmap: the CA bundle '${path}' named by ${from} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
 }
 
 function checkEndpoint(endpoint: string): void {

@@ -37,6 +37,10 @@ export interface S3ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Path-style addressing (MinIO). Defaults to true when an endpoint is set. */
   forcePathStyle?: boolean;
+  /** PEM file of the CAs to trust for an https endpoint, instead of Node's
+   *  built-in roots (as AWS_CA_BUNDLE does for the AWS CLI); default
+   *  $AWS_CA_BUNDLE. NODE_EXTRA_CA_CERTS, which adds to the roots, works too. */
+  caBundle?: string;
 }
 
 export interface RetryOptions {

@@ -47,6 +47,11 @@ function remedy(code: string): string {
   if (code === 'ENOSYS') {
     return 's3mmap: userfaultfd is not available (ENOSYS): the kernel lacks CONFIG_USERFAULTFD (needs Linux >= 5.11), or a seccomp filter blocks it; under Docker run with --security-opt seccomp=unconfined or a profile that allows userfaultfd';
   }
+  if ((code === 'EPERM' || code === 'EACCES') && (process.getuid?.() === 0 || sysctl() === '1')) {
+    // Root (or an open sysctl) is refused only by a filter: say that, not "run as root".
+    const who = process.getuid?.() === 0 ? 'even for root' : 'although vm.unprivileged_userfaultfd=1';
+    return `s3mmap: userfaultfd is not permitted (${code}) ${who}, so a seccomp filter or a security module blocks it: under Docker run with --security-opt seccomp=unconfined or a profile that allows userfaultfd (without such a filter, root, \`sysctl vm.unprivileged_userfaultfd=1\` or access to /dev/userfaultfd is enough)`;
+  }
   if (code === 'EPERM' || code === 'EACCES') {
     return `s3mmap: userfaultfd is not permitted (${code}): run as root, or set \`sysctl vm.unprivileged_userfaultfd=1\` (now ${sysctl()}), or give this user access to /dev/userfaultfd; under Docker the default seccomp profile blocks it (--security-opt seccomp=unconfined)`;
   }

@@ -299,16 +299,33 @@ struct Watch {
   bool closing = false;
 };
 
+// Plain Node-API calls whose failures are ignored: while the thread is torn
+// down (worker terminate, process exit) a poll may still fire and JS cannot
+// run. node-addon-api's MakeCallback then builds an Napi::Error from the
+// failure, which itself fails and aborts the process (FATAL ERROR:
+// Error::Error napi_define_properties) after a clean run.
 void OnPoll(uv_poll_t* handle, int status, int events) {
   Watch* w = static_cast<Watch*>(handle->data);
   if (w->closing) return;
-  Napi::Env env(w->env);
-  Napi::HandleScope scope(env);
-  w->callback.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
-  if (env.IsExceptionPending()) {
-    Napi::Error e = env.GetAndClearPendingException();
-    napi_fatal_exception(w->env, e.Value());
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, arg, result;
+  napi_status s = napi_get_reference_value(env, static_cast<napi_ref>(w->callback), &fn);
+  if (s == napi_ok && fn != nullptr) s = napi_get_global(env, &recv);
+  if (s == napi_ok && fn != nullptr) s = napi_create_int32(env, status, &arg);
+  if (s == napi_ok && fn != nullptr) s = napi_make_callback(env, nullptr, recv, fn, 1, &arg, &result);
+  if (s == napi_pending_exception) {
+    // A throw from the callback is this thread's uncaught exception. When JS
+    // could not run at all there is none (undefined): nothing to report.
+    napi_value exc = nullptr;
+    napi_valuetype type = napi_undefined;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok && exc != nullptr &&
+        napi_typeof(env, exc, &type) == napi_ok && type != napi_undefined) {
+      napi_fatal_exception(env, exc);
+    }
   }
+  napi_close_handle_scope(env, scope);
 }
 
 void OnPollClosed(uv_handle_t* handle) {

@@ -40,6 +40,11 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 // Retried by read() only: the endpoint answered at open, so a refusal now is a
 // restart or a failover, and giving up poisons pages. open() fails fast on it.
 const RETRYABLE_IN_READ = new Set(['ECONNREFUSED']);
+// OpenSSL verification failures as Node names them: the endpoint's certificate chain is not trusted.
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+]);
 
 interface Failure {
   code: string;
@@ -116,6 +121,7 @@ export class S3Source implements Source {
     if (length === 0) return;
     const started = Date.now();
     const giveUpAt = started + this.retry.deadlineMs;
+    let previous: Failure | undefined;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw this.abortError(offset, length, signal.reason);
       if (!this.conn) throw this.closedError();
@@ -128,6 +134,11 @@ export class S3Source implements Source {
         if (err instanceof S3MmapError) throw err; // already final: abort, ObjectChanged, bad range
         failure = failureOf(err);
       }
+      // An attempt cut short by the read deadline rather than by
+      // requestTimeoutMs says nothing about the server: report what the
+      // server said last (500, SlowDown, a broken body), not our own timer.
+      if (previous && failure.code === 'ETIMEDOUT' && timeoutMs < this.retry.requestTimeoutMs) failure = previous;
+      previous = failure;
       const retryable = isRetryable(failure) || RETRYABLE_IN_READ.has(failure.code);
       const delay = Math.random() * Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       if (!retryable || attempt >= this.retry.attempts || Date.now() + delay >= giveUpAt) {
@@ -333,6 +344,14 @@ export class S3Source implements Source {
         : `s3mmap: no response from ${ep} within ${seconds(this.retry.requestTimeoutMs)} (ETIMEDOUT); check the endpoint and its load, or raise retry.requestTimeoutMs`,
       PermanentRedirect: `s3mmap: bucket '${this.bucket}' is not in region '${this.conn?.options.region}' (PermanentRedirect); set the bucket's region (AWS_REGION, --region)`,
     };
+    if (TLS_TRUST_CODES.has(f.code)) {
+      const o = this.conn?.options;
+      const using = o?.caBundle ? `the CA bundle '${o.caBundle}' (${o.caBundleFrom})` : "Node's built-in CAs";
+      messages[f.code] = `s3mmap: the TLS certificate of ${ep} is not trusted by ${using} (${f.code}: ${f.detail}); for a private CA set AWS_CA_BUNDLE or the caBundle option to its PEM file, or add it with NODE_EXTRA_CA_CERTS`;
+    }
+    if (f.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      messages[f.code] = `s3mmap: the TLS certificate of ${ep} is not for that host (${f.code}: ${f.detail}); use the host name the certificate names`;
+    }
     // A bare status: neither HEAD nor the probe GET carried an S3 error code.
     const noS3Code = `; ${ep} sent no S3 error code, so check that it is an S3 endpoint`;
     messages.NotFound = messages.NoSuchKey + noS3Code;

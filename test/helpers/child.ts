@@ -16,13 +16,19 @@ export interface ChildResult {
   ms: number;
 }
 
-export function runChild(source: string, opts: { args?: string[]; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ChildResult> {
+/** `prefix`: a command that runs node, e.g. ['prlimit', '--as=N'] (node and its arguments follow). */
+export function runChild(
+  source: string,
+  opts: { args?: string[]; timeoutMs?: number; env?: NodeJS.ProcessEnv; prefix?: string[] } = {},
+): Promise<ChildResult> {
   const dir = mkdtempSync(join(tmpdir(), 's3mmap-child-'));
   const file = join(dir, 'child.mjs');
   writeFileSync(file, source.replaceAll('S3MMAP_LIB', JSON.stringify(distLib)));
   const started = Date.now();
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [...(opts.args ?? []), file], {
+    const argv = [process.execPath, ...(opts.args ?? []), file];
+    const [cmd, ...rest] = [...(opts.prefix ?? []), ...argv];
+    const child = spawn(cmd, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
     });
@@ -31,7 +37,8 @@ export function runChild(source: string, opts: { args?: string[]; timeoutMs?: nu
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': at 'exit' the child's last output may still be in the pipes.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started });
     });

@@ -1,0 +1,84 @@
+// The systems the bench knows: ids, labels, roles, how each is run and which
+// workloads apply. Pure data and parsing; orchestrator process, main thread.
+import { DEFAULTS, formatBytes, parseSize } from '../lib/index.js';
+import type { Workload } from './workloads.js';
+
+export type Role = 'self' | 'peer' | 'ceiling';
+export type Kind = 'node' | 'fuse' | 'c';
+
+export interface SystemDef {
+  id: string;
+  label: string;
+  role: Role;
+  kind: Kind;
+  workloads: readonly Workload[];
+  /** Install unit for chunk variants. */
+  chunkSize?: number;
+  /** s3mmap variants ending in -nora: readahead off, so every chunk is one fault (as in the C handler). */
+  noReadahead?: boolean;
+}
+
+const NETWORK: readonly Workload[] = ['sequential', 'warm', 'random', 'strided', 'parquet', 'map'];
+
+export const DEFAULT_SYSTEMS = [
+  's3mmap', 'get-object', 'parallel', 'ranged', 's3fs', 'rclone', 'geesefs', 'goofys', 'uffd-c', 'memory',
+  'uffd-c-64k', 'uffd-c-1m', 's3mmap-mem-64k', 's3mmap-mem-1m', 's3mmap-mem-64k-nora', 's3mmap-mem-1m-nora',
+  's3mmap-file-64k', 's3mmap-file-1m',
+];
+
+const FIXED: Record<string, Omit<SystemDef, 'id'>> = {
+  s3mmap: { label: 's3mmap', role: 'self', kind: 'node', workloads: NETWORK },
+  // Its time to map is a whole download, as for parallel, only slower: left out of 'map' to save minutes.
+  'get-object': { label: 'GetObject → Buffer', role: 'peer', kind: 'node', workloads: NETWORK.filter((w) => w !== 'map') },
+  parallel: { label: 'parallel download (8 MiB × 8)', role: 'peer', kind: 'node', workloads: NETWORK },
+  // No cache: its warm re-read is the cold read again, at the same cost; left out of 'warm' to save minutes.
+  ranged: { label: 'ranged GET per read', role: 'peer', kind: 'node', workloads: NETWORK.filter((w) => w !== 'warm') },
+  s3fs: { label: 's3fs-fuse', role: 'peer', kind: 'fuse', workloads: NETWORK },
+  rclone: { label: 'rclone mount (vfs full)', role: 'peer', kind: 'fuse', workloads: NETWORK },
+  geesefs: { label: 'geesefs', role: 'peer', kind: 'fuse', workloads: NETWORK },
+  goofys: { label: 'goofys', role: 'peer', kind: 'fuse', workloads: NETWORK },
+  memory: {
+    label: 'in-memory Buffer (ceiling)', role: 'ceiling', kind: 'node',
+    workloads: ['sequential', 'warm', 'random', 'strided', 'parquet', 'fault-service'],
+  },
+};
+
+/** 64 KiB, 16 MiB, 4 GiB: exact binary units where they fit, else formatBytes. */
+export function sizeLabel(n: number): string {
+  for (const [unit, v] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (n >= v && n % v === 0) return `${n / v} ${unit}`;
+  }
+  return formatBytes(n);
+}
+
+const chunkLabel = sizeLabel;
+
+/** Resolves an id, including chunk variants: s3mmap-1m, uffd-c-64k, s3mmap-mem-1m, s3mmap-file-64k. */
+export function systemDef(id: string): SystemDef | undefined {
+  if (FIXED[id]) return { id, ...FIXED[id] };
+  if (id === 'uffd-c') {
+    const chunkSize = DEFAULTS.chunkSize;
+    return { id, label: `C uffd handler, ${chunkLabel(chunkSize)} (ceiling)`, role: 'ceiling', kind: 'c', workloads: ['sequential'], chunkSize };
+  }
+  const m = /^(uffd-c|s3mmap-mem|s3mmap-file|s3mmap)-(\d+[kmg])(-nora)?$/.exec(id);
+  if (!m || (m[1] === 'uffd-c' && m[3])) return undefined;
+  const chunkSize = parseSize(m[2]);
+  const noReadahead = m[3] ? true : undefined;
+  const c = chunkLabel(chunkSize) + (noReadahead ? ', no readahead' : '');
+  switch (m[1]) {
+    case 'uffd-c':
+      return { id, label: `C uffd handler, ${c}`, role: 'ceiling', kind: 'c', workloads: ['fault-service'], chunkSize };
+    case 's3mmap-mem':
+      return { id, label: `s3mmap mapBytes, ${c}`, role: 'self', kind: 'node', workloads: ['fault-service'], chunkSize, noReadahead };
+    case 's3mmap-file':
+      return { id, label: `s3mmap mapFile, ${c}`, role: 'self', kind: 'node', workloads: ['fault-service'], chunkSize, noReadahead };
+    default:
+      return { id, label: `s3mmap, ${c} chunks`, role: 'self', kind: 'node', workloads: NETWORK, chunkSize, noReadahead };
+  }
+}
+
+/** The system s3mmap (or one of its variants) is held against as the ceiling. */
+export function ceilingFor(workload: string, selfId: string): string {
+  if (workload === 'fault-service') return selfId.replace(/^s3mmap-(mem|file)-/, 'uffd-c-').replace(/-nora$/, '');
+  return workload === 'sequential' ? 'uffd-c' : 'memory';
+}

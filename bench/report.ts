@@ -1,0 +1,240 @@
+// From measurements to the report: per-group summaries (median, min, max),
+// s3mmap's ratios against the best peer and the ceiling, and latest.md.
+// Pure functions; orchestrator process, main thread.
+import { formatBytes } from '../lib/index.js';
+import { ceilingFor, sizeLabel, systemDef, type Role } from './catalog.js';
+import type { Traffic } from './control.js';
+import type { Workload } from './workloads.js';
+
+/** One measured phase of one cell (or a failure). */
+export interface Measurement {
+  group: string;
+  workload: Workload;
+  system: string;
+  rep: number;
+  ok: boolean;
+  error?: string;
+  wallMs?: number;
+  firstByteMs?: number;
+  bytesRead?: number;
+  checksum?: number;
+  expected?: number;
+  traffic?: Traffic;
+  stats?: Record<string, number>;
+  peakRssBytes?: number;
+  daemonPeakRssBytes?: number;
+}
+
+export interface Group {
+  key: string;
+  workload: Workload;
+  title: string;
+  objectSize: number;
+}
+
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface Row {
+  group: string;
+  system: string;
+  label: string;
+  role: Role;
+  status: 'ok' | 'failed' | 'unavailable';
+  reason?: string;
+  reps: number;
+  failures: number;
+  wallMs?: Spread;
+  firstByteMs?: number;
+  bytesRead?: number;
+  throughputBps?: number;
+  bytesFetched?: number;
+  gets?: number;
+  faults?: number;
+  faultP50Us?: number;
+  faultP99Us?: number;
+  peakRssBytes?: number;
+  daemonPeakRssBytes?: number;
+}
+
+export interface Ratio {
+  group: string;
+  self: string;
+  text: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function spread(xs: number[]): Spread {
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+function medianOf(ms: Measurement[], f: (m: Measurement) => number | undefined): number | undefined {
+  const xs = ms.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return xs.length ? median(xs) : undefined;
+}
+
+export function summarize(groups: Group[], systems: string[], ms: Measurement[], unavailable: Map<string, string>): Row[] {
+  const rows: Row[] = [];
+  for (const g of groups) {
+    for (const id of systems) {
+      const def = systemDef(id)!;
+      if (!def.workloads.includes(g.workload)) continue;
+      const base = { group: g.key, system: id, label: def.label, role: def.role };
+      const mine = ms.filter((m) => m.group === g.key && m.system === id);
+      if (unavailable.has(id) && !mine.length) continue; // listed once, under the summary
+      if (!mine.length) continue;
+      const good = mine.filter((m) => m.ok);
+      const failures = mine.length - good.length;
+      if (!good.length) {
+        rows.push({ ...base, status: 'failed', reason: mine[0].error, reps: mine.length, failures });
+        continue;
+      }
+      const wall = spread(good.map((m) => m.wallMs!));
+      const bytesRead = good[0].bytesRead ?? 0;
+      rows.push({
+        ...base,
+        status: 'ok',
+        reason: failures ? good.length === mine.length ? undefined : mine.find((m) => !m.ok)?.error : undefined,
+        reps: mine.length,
+        failures,
+        wallMs: wall,
+        firstByteMs: medianOf(good, (m) => m.firstByteMs),
+        bytesRead,
+        throughputBps: bytesRead / (wall.median / 1000),
+        bytesFetched: medianOf(good, (m) => m.traffic?.bytes),
+        gets: medianOf(good, (m) => m.traffic?.gets),
+        faults: medianOf(good, (m) => m.stats?.faults),
+        faultP50Us: medianOf(good, (m) => m.stats?.faultP50Us),
+        faultP99Us: medianOf(good, (m) => m.stats?.faultP99Us),
+        peakRssBytes: medianOf(good, (m) => m.peakRssBytes),
+        daemonPeakRssBytes: medianOf(good, (m) => m.daemonPeakRssBytes),
+      });
+    }
+  }
+  return rows;
+}
+
+export function fmtMs(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 2)} s`;
+  if (ms >= 10) return `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
+  return `${ms.toFixed(ms >= 1 ? 2 : 3)} ms`;
+}
+
+function fmtRatio(x: number): string {
+  if (x >= 100) return `${Math.round(x)}×`;
+  if (x >= 10) return `${x.toFixed(0)}×`;
+  return `${x.toFixed(x >= 1 ? 1 : 2)}×`;
+}
+
+function fmtRate(bps: number): string {
+  return `${formatBytes(Math.round(bps))}/s`;
+}
+
+/** s3mmap's speed against each peer and the ceiling: the peer's median wall
+ *  time over s3mmap's, so 2× means s3mmap took half the time. */
+export function ratios(groups: Group[], rows: Row[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const g of groups) {
+    const inGroup = rows.filter((r) => r.group === g.key && r.status === 'ok');
+    const selves = inGroup.filter((r) => r.role === 'self');
+    for (const self of selves) {
+      const mine = self.wallMs!.median;
+      const peers = inGroup.filter((r) => r.role === 'peer').sort((a, b) => a.wallMs!.median - b.wallMs!.median);
+      const parts = peers.map((p, i) => `${fmtRatio(p.wallMs!.median / mine)} ${p.label}${i === 0 ? ' (best peer)' : ''}`);
+      const ceiling = inGroup.find((r) => r.system === ceilingFor(g.workload, self.system));
+      const ceilingText = ceiling ? `${fmtRatio(ceiling.wallMs!.median / mine)} ceiling (${ceiling.label.replace(/ \(ceiling\)$/, '')})` : '';
+      const speed = g.workload === 'map' ? '' : `, ${fmtRate(self.throughputBps!)}`;
+      const head = `**${g.key}**${self.system === 's3mmap' ? '' : ` — ${self.label}`} (${fmtMs(mine)}${speed})`;
+      const body = [parts.join(', '), ceilingText].filter(Boolean).join('; ');
+      out.push({ group: g.key, self: self.system, text: `${head}: ${body || 'nothing to compare with'}` });
+    }
+  }
+  // Time to map must not grow with the object: compare the smallest and largest sizes.
+  const maps = groups.filter((g) => g.workload === 'map').sort((a, b) => a.objectSize - b.objectSize);
+  if (maps.length >= 2) {
+    const at = (g: Group) => rows.find((r) => r.group === g.key && r.system === 's3mmap' && r.status === 'ok')?.wallMs?.median;
+    const small = at(maps[0]);
+    const large = at(maps[maps.length - 1]);
+    if (small && large) {
+      out.push({
+        group: 'map',
+        self: 's3mmap',
+        text: `**time to map vs size**: ${fmtMs(small)} for ${sizeLabel(maps[0].objectSize)}, ${fmtMs(large)} for ${sizeLabel(maps[maps.length - 1].objectSize)} (${fmtRatio(large / small)} the time for ${fmtRatio(maps[maps.length - 1].objectSize / maps[0].objectSize)} the size)`,
+      });
+    }
+  }
+  return out;
+}
+
+function cell(r: Row, g: Group): string[] {
+  if (r.status !== 'ok') {
+    const reason = (r.reason ?? '').split('\n')[0].slice(0, 160).replace(/\|/g, '/');
+    return [`${r.status}: ${reason}`, '', '', '', '', '', ...(g.workload === 'map' ? [''] : [])];
+  }
+  const w = r.wallMs!;
+  const wall = r.reps > 1 ? `${fmtMs(w.median)} (${fmtMs(w.min)}–${fmtMs(w.max)})` : fmtMs(w.median);
+  const failed = r.failures ? ` ⚠ ${r.failures}/${r.reps} failed` : '';
+  const fault = r.faultP50Us !== undefined && r.faults
+    ? `${Math.round(r.faultP50Us)} / ${Math.round(r.faultP99Us!)} µs (${Math.round(r.faults).toLocaleString('en-US')} fault${Math.round(r.faults) === 1 ? '' : 's'})`
+    : '';
+  const rss = r.peakRssBytes ? formatBytes(r.peakRssBytes) + (r.daemonPeakRssBytes ? ` + daemon ${formatBytes(r.daemonPeakRssBytes)}` : '') : '';
+  const offline = r.role === 'ceiling' || g.workload === 'fault-service';
+  const fetched = offline ? '—' : r.bytesFetched === undefined ? '' : formatBytes(r.bytesFetched);
+  const gets = offline ? '—' : r.gets === undefined ? '' : String(Math.round(r.gets));
+  const cols = [wall + failed, g.workload === 'map' ? '' : fmtRate(r.throughputBps!), fetched, gets, fault, rss];
+  if (g.workload === 'map') cols.splice(1, 1, r.firstByteMs !== undefined ? fmtMs(r.firstByteMs) : '');
+  return cols;
+}
+
+export interface ReportInput {
+  title: string;
+  machine: string;
+  runLine: string;
+  groups: Group[];
+  rows: Row[];
+  ratios: Ratio[];
+  notes: string[];
+  unavailable: Map<string, string>;
+  chart?: string;
+}
+
+export function markdown(input: ReportInput, headingLevel = 1): string {
+  const h = (n: number) => '#'.repeat(headingLevel + n - 1);
+  const lines: string[] = [];
+  lines.push(`${h(1)} ${input.title}`, '');
+  lines.push(`Machine: ${input.machine}`, '', input.runLine, '');
+  if (input.chart) lines.push(`![wall time per system and workload](${input.chart})`, '');
+  lines.push(`${h(2)} s3mmap against the best peer and the ceiling`, '');
+  lines.push('N× X: s3mmap took 1/N of the time X took (median against median); below 1× s3mmap was slower.', '');
+  for (const r of input.ratios) lines.push(`- ${r.text}`);
+  lines.push('');
+  if (input.unavailable.size) {
+    lines.push('Not measured here:', '');
+    for (const [id, why] of input.unavailable) lines.push(`- ${systemDef(id)?.label ?? id}: unavailable: ${why.split('\n')[0]}`);
+    lines.push('');
+  }
+  for (const g of input.groups) {
+    const rows = input.rows.filter((r) => r.group === g.key);
+    if (!rows.length) continue;
+    lines.push(`${h(2)} ${g.key}: ${g.title}`, '');
+    const isMap = g.workload === 'map';
+    lines.push(`| system | wall median (min–max) | ${isMap ? 'first byte' : 'throughput'} | bytes fetched | GETs | fault p50 / p99 | peak RSS |`);
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const r of rows) lines.push(`| ${r.label} | ${cell(r, g).join(' | ')} |`);
+    lines.push('');
+  }
+  if (input.notes.length) {
+    lines.push(`${h(2)} How this was measured`, '');
+    for (const n of input.notes) lines.push(`- ${n}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

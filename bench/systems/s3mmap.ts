@@ -1,0 +1,58 @@
+// System 1, s3mmap, read through mapping.buffer; plus its no-network variants
+// for the fault-service comparison with the C ceiling: a memory source
+// (mapBytes) and a local-file source (mapFile) at a given chunk size.
+// Cell process: the mapping lives on the main thread, faults are served by
+// s3mmap's fault worker thread in the same process.
+import { DEFAULTS, mapBytes, mapFile, mapObject, type Mapping } from '../../lib/index.js';
+import { BLOCK, fillBlocks } from '../content.js';
+import { bufferReader, type CellSpec, type OpenSystem } from './types.js';
+
+function mapFor(spec: CellSpec): Promise<Mapping> {
+  const chunkSize = spec.chunkSize ?? DEFAULTS.chunkSize;
+  const options = { chunkSize, ...(spec.noReadahead ? { readahead: 0 } : {}) };
+  if (spec.system.startsWith('s3mmap-mem')) {
+    // Generated straight into shared memory, which mapBytes uses without a copy.
+    const sab = new SharedArrayBuffer(Math.ceil(spec.size / BLOCK) * BLOCK);
+    fillBlocks(spec.seed, 0, new Uint8Array(sab));
+    return mapBytes(new Uint8Array(sab, 0, spec.size), options);
+  }
+  if (spec.system.startsWith('s3mmap-file')) {
+    if (!spec.localPath) throw new Error(`${spec.system}: no local file`);
+    return mapFile(spec.localPath, options);
+  }
+  const { endpoint, region, credentials, bucket, key } = spec.s3;
+  return mapObject({ bucket, key }, { endpoint, region, credentials, forcePathStyle: true, ...options });
+}
+
+/** Starts the fault worker and, for S3, loads the S3 source by mapping the
+ *  warm-up object and reading a byte of it; then unmaps it. */
+export async function warmup(spec: CellSpec): Promise<void> {
+  const { endpoint, region, credentials, bucket } = spec.s3;
+  const m = spec.system.startsWith('s3mmap-mem') || spec.system.startsWith('s3mmap-file')
+    ? await mapBytes(new Uint8Array(64 * 1024))
+    : await mapObject({ bucket, key: spec.warmupKey }, { endpoint, region, credentials, forcePathStyle: true });
+  if (m.buffer[0] === undefined) throw new Error('warm-up mapping is empty');
+  await m.close();
+}
+
+export const open: OpenSystem = async (spec) => {
+  const mapping = await mapFor(spec);
+  return {
+    reader: bufferReader(mapping.buffer, mapping.size),
+    stats: () => {
+      const s = mapping.stats();
+      return {
+        faults: s.faults,
+        fetches: s.fetches,
+        bytesFetched: s.bytesFetched,
+        chunksFetched: s.chunksFetched,
+        prefetchedChunks: s.prefetchedChunks,
+        cacheHits: s.cacheHits,
+        faultP50Us: s.faultLatencyP50Us,
+        faultP99Us: s.faultLatencyP99Us,
+        errors: s.errors,
+      };
+    },
+    close: () => mapping.close(),
+  };
+};

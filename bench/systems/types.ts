@@ -1,0 +1,58 @@
+// What the cell process (bench/cell.ts, main thread) needs from a system: open
+// the object, read it through a Reader, report the system's own figures, close.
+import type { Reader } from '../workloads.js';
+
+export interface S3Target {
+  /** The counting proxy's URL: every system talks to MinIO through it. */
+  endpoint: string;
+  region: string;
+  bucket: string;
+  key: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** Everything a cell needs, passed from the orchestrator as one JSON argument. */
+export interface CellSpec {
+  system: string;
+  workload: 'sequential' | 'random' | 'strided' | 'parquet' | 'map' | 'fault-service';
+  /** sequential only: re-read the same plan afterwards and report it as 'warm'. */
+  warm: boolean;
+  s3: S3Target;
+  size: number;
+  seed: number;
+  /** FUSE systems: the object's path under the mount. */
+  path?: string;
+  /** s3mmap variants: a local copy of the object (file source). */
+  localPath?: string;
+  /** s3mmap variants: install unit. */
+  chunkSize?: number;
+  /** s3mmap variants: readahead off. */
+  noReadahead?: boolean;
+  /** The orchestrator's control server (proxy counters). */
+  controlUrl: string;
+  /** A small object each system opens once before the clock starts, so that
+   *  loading code (cold after the page cache drop) and first-use setup are
+   *  not timed; FUSE systems find it at warmupPath. */
+  warmupKey: string;
+  warmupPath?: string;
+}
+
+export interface Opened {
+  reader: Reader;
+  /** Figures of the system itself, read now (s3mmap: mapping.stats()). */
+  stats?(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+export type OpenSystem = (spec: CellSpec) => Promise<Opened>;
+
+/** Everything a system module exports: open, and an untimed warm-up run first. */
+export interface SystemModule {
+  open: OpenSystem;
+  warmup?(spec: CellSpec): Promise<void>;
+}
+
+/** A Reader over bytes in memory (downloaded, mapped or generated): reads are views. */
+export function bufferReader(buf: Uint8Array, size = buf.length): Reader {
+  return { size, read: (offset, length) => buf.subarray(offset, offset + length) };
+}

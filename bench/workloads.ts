@@ -1,0 +1,87 @@
+// The workloads as read plans over a Reader, and their expected checksums.
+// The plans run in the cell processes (bench/cell.ts, main thread); the
+// expected checksums are computed in the orchestrator from the generated
+// object (bench/content.ts), so a system that returns one wrong byte fails.
+import { foldBytes, foldPages, objectBytes, rng } from './content.js';
+
+/** A byte source as a workload sees it. The returned view may be reused by
+ *  the next read (FUSE readers read into one buffer). */
+export interface Reader {
+  size: number;
+  read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+}
+
+export const WORKLOADS = ['sequential', 'warm', 'random', 'strided', 'parquet', 'map', 'fault-service'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export const WORKLOAD_TITLES: Record<Workload, string> = {
+  sequential: 'cold sequential scan (one byte of every 4 KiB page, read in 1 MiB blocks)',
+  warm: 'warm re-read of what the sequential scan touched (same process)',
+  random: 'sparse random: 1,000 reads of 4 KiB at seeded random offsets',
+  strided: 'strided: one 64 KiB read every 16 MiB',
+  parquet: 'Parquet: one column of one row group, read with hyparquet',
+  map: 'time to map (open) an object',
+  'fault-service': 'fault service without a network: sequential scan from a memory or local-file source',
+};
+
+export const SEQ_BLOCK = 1024 * 1024;
+export const RANDOM_READS = 1000;
+export const RANDOM_LEN = 4096;
+export const RANDOM_SEED = 0x5eed;
+export const STRIDE = 16 * 1024 * 1024;
+export const STRIDE_LEN = 64 * 1024;
+
+export type Fold = 'pages' | 'bytes';
+export interface Plan {
+  /** [offset, length] pairs, in order. */
+  reads: Array<[number, number]>;
+  fold: Fold;
+}
+
+export function plan(workload: 'sequential' | 'random' | 'strided', size: number): Plan {
+  const reads: Array<[number, number]> = [];
+  switch (workload) {
+    case 'sequential':
+      for (let o = 0; o < size; o += SEQ_BLOCK) reads.push([o, Math.min(SEQ_BLOCK, size - o)]);
+      return { reads, fold: 'pages' };
+    case 'random': {
+      const next = rng(RANDOM_SEED);
+      const span = Math.max(1, size - RANDOM_LEN + 1);
+      for (let i = 0; i < RANDOM_READS; i++) reads.push([Math.floor(next() * span), Math.min(RANDOM_LEN, size)]);
+      return { reads, fold: 'bytes' };
+    }
+    case 'strided':
+      for (let o = 0; o < size; o += STRIDE) reads.push([o, Math.min(STRIDE_LEN, size - o)]);
+      return { reads, fold: 'bytes' };
+  }
+}
+
+export interface ReadResult {
+  bytesRead: number;
+  checksum: number;
+}
+
+export async function runPlan(reader: Reader, p: Plan): Promise<ReadResult> {
+  let h = 0;
+  let bytesRead = 0;
+  for (const [offset, length] of p.reads) {
+    const r = reader.read(offset, length);
+    const bytes = r instanceof Uint8Array ? r : await r;
+    if (bytes.length !== length) throw new Error(`short read at ${offset}: ${bytes.length} of ${length} bytes`);
+    h = p.fold === 'pages' ? foldPages(h, bytes) : foldBytes(h, bytes);
+    bytesRead += length;
+  }
+  return { bytesRead, checksum: h >>> 0 };
+}
+
+/** What runPlan must return for the seeded object. */
+export function expectedChecksum(p: Plan, seed: number): ReadResult {
+  let h = 0;
+  let bytesRead = 0;
+  for (const [offset, length] of p.reads) {
+    const bytes = objectBytes(seed, offset, length);
+    h = p.fold === 'pages' ? foldPages(h, bytes) : foldBytes(h, bytes);
+    bytesRead += length;
+  }
+  return { bytesRead, checksum: h >>> 0 };
+}
