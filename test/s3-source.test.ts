@@ -3,7 +3,7 @@
 // bench/s3-proxy.ts for the failures MinIO will not produce on demand.
 // Runs in a vitest test-file process (pool 'forks'), main thread: the source
 // does not care which thread it is on, the fault worker only adds the uffd.
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, open as openAsync, openSync, rmSync, writeFileSync } from 'node:fs';
 import dns from 'node:dns';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import { resolveS3Options } from '../dist/lib/s3-client.js';
 import { S3Source, type S3SourceOptions } from '../dist/lib/sources/s3.js';
 import { startTestProxy, type TestProxy } from './helpers/proxy.js';
 import { testS3 } from './helpers/s3.js';
+import { assumeRole } from './helpers/sts.js';
 
 const s3 = testS3();
 let admin: S3Client;
@@ -211,14 +212,14 @@ describe('S3Source.open errors', () => {
   it('AccessDenied for valid credentials without s3:GetObject (and session tokens work)', async (ctx) => {
     if (s3.external) ctx.skip(); // MinIO's AssumeRole without a role ARN
     await put('denied.bin', randomBytes(10));
-    const temp = await assumeRole({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:ListAllMyBuckets'], Resource: ['arn:aws:s3:::*'] }] });
+    const temp = await assumeRole(s3, { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:ListAllMyBuckets'], Resource: ['arn:aws:s3:::*'] }] });
     const src = source('denied.bin', { client: { endpoint: s3.endpoint, credentials: temp } });
     const err = await failure(src.open());
     expect(err.code).toBe('AccessDenied');
     expect(err.message).toContain('s3:GetObject');
     expectClean(err, [temp.secretAccessKey, temp.sessionToken, s3.secretAccessKey]);
 
-    const readOnly = await assumeRole({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${bucket}/*`] }] });
+    const readOnly = await assumeRole(s3, { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${bucket}/*`] }] });
     const ok = source('denied.bin', { client: { endpoint: s3.endpoint, credentials: readOnly } });
     expect((await ok.open()).size).toBe(10);
     await ok.read(0, 10, Buffer.alloc(10), never());
@@ -653,32 +654,4 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as net.AddressInfo;
   await new Promise((r) => srv.close(r));
   return port;
-}
-
-/** Temporary credentials from MinIO's STS, limited by a session policy. */
-async function assumeRole(policy: object): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> {
-  const u = new URL(s3.endpoint);
-  const body = new URLSearchParams({ Action: 'AssumeRole', Version: '2011-06-15', DurationSeconds: '900', Policy: JSON.stringify(policy) }).toString();
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const date = amzDate.slice(0, 8);
-  const payloadHash = createHash('sha256').update(body).digest('hex');
-  const headers: Record<string, string> = {
-    'content-type': 'application/x-www-form-urlencoded', host: u.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate,
-  };
-  const signed = Object.keys(headers).sort();
-  const canonical = ['POST', '/', '', signed.map((h) => `${h}:${headers[h]}\n`).join(''), signed.join(';'), payloadHash].join('\n');
-  const scope = `${date}/${s3.region}/sts/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  let key = createHmac('sha256', 'AWS4' + s3.secretAccessKey).update(date).digest();
-  for (const part of [s3.region, 'sts', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  const signature = createHmac('sha256', key).update(toSign).digest('hex');
-  const res = await fetch(`${u.origin}/`, {
-    method: 'POST', body,
-    headers: { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${s3.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}` },
-  });
-  const xml = await res.text();
-  const field = (t: string) => xml.match(new RegExp(`<${t}>([^<]+)</${t}>`))?.[1];
-  const out = { accessKeyId: field('AccessKeyId'), secretAccessKey: field('SecretAccessKey'), sessionToken: field('SessionToken') };
-  if (res.status !== 200 || !out.accessKeyId || !out.secretAccessKey || !out.sessionToken) throw new Error(`AssumeRole failed: HTTP ${res.status} ${xml.slice(0, 300)}`);
-  return out as { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }

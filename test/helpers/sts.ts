@@ -1,6 +1,6 @@
 // Temporary credentials from MinIO's STS AssumeRole, limited by a session
 // policy: valid credentials that lack a permission (AccessDenied). Runs in the
-// test-file process, main thread. (The same request as in s3-source.test.ts.)
+// test-file process, main thread.
 import { createHash, createHmac } from 'node:crypto';
 import type { TestS3 } from './s3.js';
 
