@@ -166,9 +166,10 @@ export class RegionServer {
     for (;;) {
       const n = native.readFaults(this.fd, this.faultBatch);
       if (n < 0) {
+        // Still serve the faults already read below: their threads are parked.
         this.lastError = new S3MmapError('EIO', `s3mmap: reading fault messages failed (errno ${-n})`);
         this.onError(this.lastError, 0, 0);
-        return;
+        break;
       }
       for (let i = 0; i < n; i++) {
         const chunk = Math.floor((this.faultBatch[i] - this.base) / this.opts.chunkSize);
