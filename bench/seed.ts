@@ -11,6 +11,7 @@ import {
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { BLOCK, fillBlocks } from './content.js';
+import { inParts } from './parts.js';
 
 const PART = 64 * 1024 * 1024;
 const UPLOADS_IN_FLIGHT = 3;
@@ -33,21 +34,13 @@ async function upload(client: S3Client, bucket: string, key: string, size: numbe
   }
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   const parts: Array<{ ETag: string; PartNumber: number }> = [];
-  let next = 0;
-  const lane = async () => {
-    for (;;) {
-      const offset = next;
-      if (offset >= size) return;
-      next += PART;
-      const length = Math.min(PART, size - offset);
-      const PartNumber = offset / PART + 1;
-      const out = await client.send(new UploadPartCommand({
-        Bucket: bucket, Key: key, UploadId, PartNumber, Body: part(offset, length), ContentLength: length,
-      }));
-      parts.push({ ETag: out.ETag!, PartNumber });
-    }
-  };
-  await Promise.all(Array.from({ length: UPLOADS_IN_FLIGHT }, lane));
+  await inParts(size, PART, UPLOADS_IN_FLIGHT, async (offset, length) => {
+    const PartNumber = offset / PART + 1;
+    const out = await client.send(new UploadPartCommand({
+      Bucket: bucket, Key: key, UploadId, PartNumber, Body: part(offset, length), ContentLength: length,
+    }));
+    parts.push({ ETag: out.ETag!, PartNumber });
+  });
   parts.sort((a, b) => a.PartNumber - b.PartNumber);
   await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
 }

@@ -173,7 +173,7 @@ export class Mapping {
     collected.unregister(this);
     try {
       await faultWorker.request({ type: 'drain', id }).catch(() => {});
-      native.unmap(id);
+      // The worker unmaps before it closes the uffd; the unmap below covers a dead worker.
       await faultWorker.request({ type: 'close', id });
     } finally {
       native.unmap(id);

@@ -101,7 +101,6 @@ export class RegionServer {
   private watchHandle: object | null = null;
   private stopped = false;
   private draining = false;
-  lastError: Error | null = null;
 
   constructor(
     readonly region: RegionInfo,
@@ -167,8 +166,7 @@ export class RegionServer {
       const n = native.readFaults(this.fd, this.faultBatch);
       if (n < 0) {
         // Still serve the faults already read below: their threads are parked.
-        this.lastError = new S3MmapError('EIO', `s3mmap: reading fault messages failed (errno ${-n})`);
-        this.onError(this.lastError, 0, 0);
+        this.onError(new S3MmapError('EIO', `s3mmap: reading fault messages failed (errno ${-n})`), 0, 0);
         break;
       }
       for (let i = 0; i < n; i++) {
@@ -283,6 +281,12 @@ export class RegionServer {
     return [start, length, Math.ceil(length / pageSize) * pageSize];
   }
 
+  /** Page-rounded bytes a chunk installs; no tuple, for the per-chunk loops. */
+  private installLength(chunk: number): number {
+    const length = Math.min(this.opts.chunkSize, this.size - chunk * this.opts.chunkSize);
+    return Math.ceil(length / pageSize) * pageSize;
+  }
+
   /** Resolves once the chunk is fetched (with whatever run it joins) and installed. */
   private fetch(chunk: number, urgent: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -310,7 +314,7 @@ export class RegionServer {
       // install unit stays small for sparse reads, requests stay large for
       // streams.
       const run = [first];
-      let bytes = this.bounds(first.chunk)[2];
+      let bytes = this.installLength(first.chunk);
       for (let c = first.chunk + 1; bytes + this.opts.chunkSize <= this.opts.fetchSize; c++) {
         const next = this.queued.get(c);
         // A fault's own fetch stays small: background neighbours would make
@@ -319,7 +323,7 @@ export class RegionServer {
         next.taken = true;
         this.queued.delete(c);
         run.push(next);
-        bytes += this.bounds(c)[2];
+        bytes += this.installLength(c);
       }
       this.startRun(run, bytes);
     }
@@ -407,7 +411,7 @@ export class RegionServer {
     }
     this.stats.add(Counter.installs, count);
     for (let c = first; c < first + count; c++) {
-      this.markResident(c, this.bounds(c)[2]);
+      this.markResident(c, this.installLength(c));
       this.settleWaiters(c);
     }
     native.wake(this.fd, this.base + start, installLength);
@@ -451,13 +455,11 @@ export class RegionServer {
   private wakeChunk(chunk: number): void {
     const [start, , installLength] = this.bounds(chunk);
     native.wake(this.fd, this.base + start, installLength);
-    this.stats.add(Counter.wakes);
   }
 
   /** Rule 8: a chunk that cannot be fetched raises SIGBUS on touch, never zeros, never a hang. */
   private fail(chunk: number, err: Error): void {
     const [start, length, installLength] = this.bounds(chunk);
-    this.lastError = err;
     this.poisoned.add(chunk);
     this.stats.add(Counter.errors);
     // Said before the poison wakes anyone: the SIGBUS that follows may end the

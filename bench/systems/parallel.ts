@@ -3,6 +3,7 @@
 // Cell process, main thread.
 import { headSize, getRange, peerClient, sdkWarmup } from './sdk.js';
 import { bufferReader, type CellSpec, type OpenSystem } from './types.js';
+import { inParts } from '../parts.js';
 
 export const PART = 8 * 1024 * 1024;
 export const IN_FLIGHT = 8;
@@ -13,17 +14,7 @@ export const open: OpenSystem = async (spec) => {
   const client = peerClient(spec.s3, IN_FLIGHT);
   const { size, etag } = await headSize(client, spec.s3);
   const buf = Buffer.allocUnsafe(size);
-  let next = 0;
-  const lane = async () => {
-    for (;;) {
-      const offset = next;
-      if (offset >= size) return;
-      next += PART;
-      const length = Math.min(PART, size - offset);
-      await getRange(client, spec.s3, buf, offset, offset, length, etag);
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  await inParts(size, PART, IN_FLIGHT, (offset, length) => getRange(client, spec.s3, buf, offset, offset, length, etag));
   client.destroy();
   return { reader: bufferReader(buf), close: async () => {} };
 };
