@@ -13,7 +13,7 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes, uffdInfo } from '../lib/index.js';
-import { createBucket, findOrBuildMinio, projectRoot, startMinio } from '../lib/minio-server.js';
+import { createBucket, findOrBuildMinio, projectRoot, startMinio } from '../lib/dev/minio-server.js';
 import type { CellOutput } from './cell.js';
 import { sizeLabel, systemDef, type SystemDef } from './catalog.js';
 import { buildCeiling, runCeiling } from './ceiling.js';

@@ -3,7 +3,7 @@
 // (the object, the credentials, the network: exit 1 with one line). Every
 // line goes through scrub() first, so no secret reaches a terminal or a log,
 // even from an error text we did not write.
-import { redactSecrets, S3MmapError } from '../lib/errors.js';
+import { redactSecrets, S3MmapError } from '../lib/shared/errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;

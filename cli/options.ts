@@ -2,9 +2,9 @@
 // for the library: S3 client options and mapping options. Main thread, while
 // yargs parses, before anything connects.
 import type { Options } from 'yargs';
-import type { S3ClientOptions } from '../lib/source.js';
-import type { S3MapOptions } from '../lib/map-object.js';
-import { parseSize } from '../lib/sizes.js';
+import type { S3ClientOptions } from '../lib/sources/source.js';
+import type { S3MapOptions } from '../lib/api/map-object.js';
+import { parseSize } from '../lib/shared/sizes.js';
 import { UsageError } from './errors.js';
 
 export interface GlobalArgs {

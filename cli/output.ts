@@ -2,8 +2,8 @@
 // fetch summary, the progress bar. Main thread. Data goes to stdout,
 // diagnostics (summaries, progress, errors) to stderr, so a pipe only ever
 // carries what the user asked for.
-import { formatBytes } from '../lib/sizes.js';
-import type { MappingStats } from '../lib/stats.js';
+import { formatBytes } from '../lib/shared/sizes.js';
+import type { MappingStats } from '../lib/shared/stats.js';
 import { scrub } from './errors.js';
 
 export { formatBytes };

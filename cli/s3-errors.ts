@@ -3,8 +3,8 @@
 // by the library's S3 source; this covers the rest with the same vocabulary.
 // The SDK's own error text can carry signature material: only the code, the
 // status and a scrubbed detail make it into the message.
-import { redactSecrets, S3MmapError } from '../lib/errors.js';
-import type { S3Connection } from '../lib/s3-client.js';
+import { redactSecrets, S3MmapError } from '../lib/shared/errors.js';
+import type { S3Connection } from '../lib/s3/client.js';
 
 export function explainS3Error(err: unknown, what: string, bucket: string | undefined, conn: S3Connection): S3MmapError {
   if (err instanceof S3MmapError) return err;

@@ -13,7 +13,7 @@
 // and await it before going on. Neither path uses the libuv threadpool,
 // which a page fault must never occupy (design rule 3).
 import { writeSync } from 'node:fs';
-import { S3MmapError } from '../lib/errors.js';
+import { S3MmapError } from '../lib/shared/errors.js';
 
 // Bytes per write(2): keeps a pipe full without holding the main thread for
 // long between progress updates.

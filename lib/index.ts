@@ -1,15 +1,15 @@
 // The public API of s3mmap. Main thread (or whichever thread maps).
 import { resolve } from 'node:path';
-import { mapSource, type Mapping } from './mapping.js';
-import type { MapOptions } from './options.js';
+import { mapSource, type Mapping } from './api/mapping.js';
+import type { MapOptions } from './api/options.js';
 
-export { attach, Mapping, mapSource, type Advice, type MappingHandle } from './mapping.js';
-export { S3MmapError } from './errors.js';
-export { DEFAULTS, type MapOptions } from './options.js';
-export { formatBytes, parseSize } from './sizes.js';
-export type { MappingStats } from './stats.js';
-export type { RetryOptions, S3ClientOptions, Source, SourceInfo, SourceSpec } from './source.js';
-export { uffdInfo, type UffdInfo, type UffdMode } from './uffd-info.js';
+export { attach, Mapping, mapSource, type Advice, type MappingHandle } from './api/mapping.js';
+export { S3MmapError } from './shared/errors.js';
+export { DEFAULTS, type MapOptions } from './api/options.js';
+export { formatBytes, parseSize } from './shared/sizes.js';
+export type { MappingStats } from './shared/stats.js';
+export type { RetryOptions, S3ClientOptions, Source, SourceInfo, SourceSpec } from './sources/source.js';
+export { uffdInfo, type UffdInfo, type UffdMode } from './api/uffd-info.js';
 
 /** Maps a local file, fetched page by page like an S3 object. */
 export function mapFile(path: string, options?: MapOptions): Promise<Mapping> {
@@ -33,5 +33,5 @@ export function mapBytes(data: Uint8Array | SharedArrayBuffer, options?: MapOpti
   }
   return mapSource({ kind: 'memory', data: sab, length }, options);
 }
-export { mapObject, type S3MapOptions } from './map-object.js';
-export { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
+export { mapObject, type S3MapOptions } from './api/map-object.js';
+export { formatS3Url, parseS3Url, type S3Location } from './s3/url.js';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapBytes, mapObject, mapSource, S3MmapError, type S3MapOptions } from '../dist/lib/index.js';
-import { putObject } from '../dist/lib/minio-server.js';
+import { putObject } from '../dist/lib/dev/minio-server.js';
 import { runChild } from './helpers/child.js';
 import { pseudoRandom, sha256 } from './helpers/content.js';
 import { resources, settledResources, type ProcessResources } from './helpers/leaks.js';
@@ -198,7 +198,7 @@ describe('an object replaced while mapped (If-Match → 412)', () => {
 describe('the process cannot map (child processes)', () => {
   const report = `
     const { readdirSync, readlinkSync } = await import('node:fs');
-    const { native } = await import(S3MMAP_LIB.replace('index.js', 'native.js'));
+    const { native } = await import(S3MMAP_LIB.replace('index.js', 'shared/native.js'));
     const uffds = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[userfaultfd]'; } catch { return false; } }).length;
   `;
 

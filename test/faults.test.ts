@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultMode } from '../dist/bench/s3-proxy.js';
 import { mapObject, type S3MapOptions } from '../dist/lib/index.js';
-import { createBucket, putObject, startMinio } from '../dist/lib/minio-server.js';
+import { createBucket, putObject, startMinio } from '../dist/lib/dev/minio-server.js';
 import { runChild } from './helpers/child.js';
 import { pseudoRandom, sha256 } from './helpers/content.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';

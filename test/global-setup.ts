@@ -3,7 +3,7 @@
 // starts is a child of that process and is stopped in the teardown.
 // With S3MMAP_TEST_ENDPOINT set, that endpoint is used and nothing is started.
 import type { TestProject } from 'vitest/node';
-import { startMinio, type MinioServer } from '../dist/lib/minio-server.js';
+import { startMinio, type MinioServer } from '../dist/lib/dev/minio-server.js';
 import type { S3Env } from './helpers/s3.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

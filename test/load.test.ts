@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapObject, mapSource } from '../dist/lib/index.js';
-import { putObject } from '../dist/lib/minio-server.js';
+import { putObject } from '../dist/lib/dev/minio-server.js';
 import { runChild } from './helpers/child.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';
@@ -133,7 +133,7 @@ describe('threads blocked in faults', () => {
     const r = await runChild(`
       import { Worker } from 'node:worker_threads';
       import { mapSource } from S3MMAP_LIB;
-      const { native } = await import(S3MMAP_LIB.replace('index.js', 'native.js'));
+      const { native } = await import(S3MMAP_LIB.replace('index.js', 'shared/native.js'));
       let m = await mapSource({ kind: 'module', path: ${JSON.stringify(sizedSource)}, options: { size: ${64 * chunk}, seed: 23, delayMs: 1500 } }, { readahead: 0 });
       const w = new Worker(\`
         import { parentPort, workerData } from 'node:worker_threads';

@@ -4,7 +4,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapObject, type S3MapOptions } from '../dist/lib/index.js';
-import { putObject } from '../dist/lib/minio-server.js';
+import { putObject } from '../dist/lib/dev/minio-server.js';
 import { pseudoRandom, sha256 } from './helpers/content.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';

@@ -1,4 +1,4 @@
-// The S3 server the other suites rely on, and lib/minio-server.ts itself.
+// The S3 server the other suites rely on, and lib/dev/minio-server.ts itself.
 // Runs in a vitest fork (its main thread).
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBucket, findOrBuildMinio, putObject, startMinio } from '../dist/lib/minio-server.js';
+import { createBucket, findOrBuildMinio, putObject, startMinio } from '../dist/lib/dev/minio-server.js';
 import { testS3 } from './helpers/s3.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

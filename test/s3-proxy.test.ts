@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { putObject } from '../dist/lib/minio-server.js';
+import { putObject } from '../dist/lib/dev/minio-server.js';
 import { startTestProxy, type TestProxy } from './helpers/proxy.js';
 import { rawRequest } from './helpers/raw-http.js';
 import { testS3 } from './helpers/s3.js';

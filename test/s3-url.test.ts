@@ -1,8 +1,8 @@
 // parseS3Url / formatS3Url: what users type on the command line and in the API.
 // Runs in a vitest test-file process; no server needed.
 import { describe, expect, it } from 'vitest';
-import { S3MmapError } from '../dist/lib/errors.js';
-import { formatS3Url, parseS3Url } from '../dist/lib/s3-url.js';
+import { S3MmapError } from '../dist/lib/shared/errors.js';
+import { formatS3Url, parseS3Url } from '../dist/lib/s3/url.js';
 
 function invalid(input: Parameters<typeof parseS3Url>[0], opts?: Parameters<typeof parseS3Url>[1]): S3MmapError {
   try {

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mapObject, parseSize } from '../dist/lib/index.js';
-import { createBucket, putObject, startMinio } from '../dist/lib/minio-server.js';
+import { createBucket, putObject, startMinio } from '../dist/lib/dev/minio-server.js';
 import { content } from './fixtures/content.mjs';
 
 const STALL_MS = 20_000;

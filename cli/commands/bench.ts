@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
-import { S3MmapError } from '../../lib/errors.js';
+import { S3MmapError } from '../../lib/shared/errors.js';
 import { SilentExit } from '../errors.js';
 import type { GlobalArgs } from '../options.js';
 

@@ -5,11 +5,11 @@
 // next pieces download while this one is written. Written pieces are evicted
 // so catting a 100 GiB object does not need 100 GiB of memory.
 import type { Argv, CommandModule } from 'yargs';
-import { mapObject } from '../../lib/map-object.js';
-import type { Mapping } from '../../lib/mapping.js';
-import { parseS3Url } from '../../lib/s3-url.js';
-import { parseSize } from '../../lib/sizes.js';
-import { S3MmapError } from '../../lib/errors.js';
+import { mapObject } from '../../lib/api/map-object.js';
+import type { Mapping } from '../../lib/api/mapping.js';
+import { parseS3Url } from '../../lib/s3/url.js';
+import { parseSize } from '../../lib/shared/sizes.js';
+import { S3MmapError } from '../../lib/shared/errors.js';
 import { UsageError } from '../errors.js';
 import { mapOptions, type GlobalArgs } from '../options.js';
 import { err, fetchSummary, json, Progress, statsJson } from '../output.js';

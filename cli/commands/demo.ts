@@ -6,10 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { S3MmapError } from '../../lib/errors.js';
-import { mapObject } from '../../lib/map-object.js';
-import type { Mapping } from '../../lib/mapping.js';
-import { parseSize } from '../../lib/sizes.js';
+import { S3MmapError } from '../../lib/shared/errors.js';
+import { mapObject } from '../../lib/api/map-object.js';
+import type { Mapping } from '../../lib/api/mapping.js';
+import { parseSize } from '../../lib/shared/sizes.js';
 import { Interrupted, UsageError } from '../errors.js';
 import { mapOptions, type GlobalArgs } from '../options.js';
 import { err, fetchSummary, formatBytes, json, micros, out, Progress, statsJson } from '../output.js';
@@ -55,7 +55,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       .example('$0 demo', '256 MiB of records; read 12 of them')
       .example('$0 demo --size 2g --chunk-size 4k', 'A bigger object; one page per fault') as unknown as Argv<DemoArgs>,
   handler: async (argv) => {
-    const { findOrBuildMinio, startMinio, createBucket } = await import('../../lib/minio-server.js');
+    const { findOrBuildMinio, startMinio, createBucket } = await import('../../lib/dev/minio-server.js');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const say = argv.json ? () => {} : out;
 

@@ -3,7 +3,7 @@
 // by the library's connectS3(), so the endpoint, region and credentials are
 // resolved exactly as mapObject() resolves them.
 import type { Argv, CommandModule } from 'yargs';
-import { parseS3Url } from '../../lib/s3-url.js';
+import { parseS3Url } from '../../lib/s3/url.js';
 import { addSecrets } from '../errors.js';
 import { clientOptions, type GlobalArgs } from '../options.js';
 import { err, formatBytes, json, out } from '../output.js';
@@ -41,7 +41,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
       .example("$0 ls s3://data/ -r --json | jq -r '.[] | select(.size > 1e9) | .url'", 'Objects over 1 GB') as unknown as Argv<LsArgs>,
   handler: async (argv) => {
     const loc = argv.url === undefined || /^s3:\/\/\/?$/i.test(argv.url) ? undefined : parseS3Url(argv.url, { allowPrefix: true });
-    const { connectS3 } = await import('../../lib/s3-client.js');
+    const { connectS3 } = await import('../../lib/s3/client.js');
     const { ListBucketsCommand, ListObjectsV2Command } = await import('@aws-sdk/client-s3');
     const conn = await connectS3(clientOptions(argv));
     addSecrets(conn.secrets());

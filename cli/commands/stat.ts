@@ -3,9 +3,9 @@
 // so errors read the same as cat's and mount's), the chunk plan the options
 // give, and the userfaultfd this machine offers. Main thread.
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULTS, resolveOptions } from '../../lib/options.js';
-import { parseS3Url } from '../../lib/s3-url.js';
-import { uffdInfo, type UffdInfo } from '../../lib/uffd-info.js';
+import { DEFAULTS, resolveOptions } from '../../lib/api/options.js';
+import { parseS3Url } from '../../lib/s3/url.js';
+import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
 import { clientOptions, mapOptions, type GlobalArgs } from '../options.js';
 import { bytesExact, formatBytes, json, out, section } from '../output.js';
 
@@ -29,7 +29,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
     const loc = parseS3Url(argv.url);
     // Options first: a bad --chunk-size is a usage error before any request.
     const opts = resolveOptions(mapOptions(argv), argv.url);
-    const { S3Source } = await import('../../lib/sources/s3.js');
+    const { S3Source } = await import('../../lib/s3/source.js');
     const source = new S3Source({ ...loc, client: clientOptions(argv) });
     let info;
     try {

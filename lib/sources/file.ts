@@ -5,8 +5,8 @@
 // held up. The file is pinned like an S3 object: a change of size, mtime or
 // inode after open fails the read instead of mixing versions.
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { S3MmapError } from '../errors.js';
-import type { Source, SourceInfo } from '../source.js';
+import { S3MmapError } from '../shared/errors.js';
+import type { Source, SourceInfo } from './source.js';
 
 function tag(st: Stats): string {
   return `${st.ino}-${st.size}-${st.mtimeMs}`;

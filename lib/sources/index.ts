@@ -3,8 +3,8 @@
 // source and custom modules are imported lazily so that file and memory
 // mappings do not load the AWS SDK.
 import { pathToFileURL } from 'node:url';
-import { S3MmapError } from '../errors.js';
-import type { Source, SourceSpec } from '../source.js';
+import { S3MmapError } from '../shared/errors.js';
+import type { Source, SourceSpec } from './source.js';
 import { FileSource } from './file.js';
 import { MemorySource } from './memory.js';
 
@@ -15,7 +15,7 @@ export async function createSource(spec: SourceSpec): Promise<Source> {
     case 'file':
       return new FileSource(spec.path);
     case 's3': {
-      const { S3Source } = await import('./s3.js');
+      const { S3Source } = await import('../s3/source.js');
       return new S3Source(spec);
     }
     case 'module': {

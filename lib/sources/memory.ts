@@ -1,7 +1,7 @@
 // A source over bytes already in memory, shared with the fault worker through
 // a SharedArrayBuffer. Fault worker thread. Used by tests and as the ceiling
 // in the benchmark: it costs one memcpy per chunk.
-import type { Source, SourceInfo } from '../source.js';
+import type { Source, SourceInfo } from './source.js';
 
 export class MemorySource implements Source {
   private readonly bytes: Uint8Array;

@@ -2,7 +2,7 @@
 // userfaultfds, sockets, other fds. Read from /proc/self and from the addon's
 // own count. Runs in the test-file process, any thread.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { native } from '../../dist/lib/native.js';
+import { native } from '../../dist/lib/shared/native.js';
 
 export interface ProcessResources {
   /** Regions the addon holds mapped. */

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { createBucket } from '../../dist/lib/minio-server.js';
+import { createBucket } from '../../dist/lib/dev/minio-server.js';
 
 export interface S3Env {
   endpoint: string;

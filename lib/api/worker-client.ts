@@ -4,9 +4,9 @@
 // (map, load, close) awaits its answer. Runs on whichever thread maps (the
 // main thread, normally).
 import { isMainThread, SHARE_ENV, Worker } from 'node:worker_threads';
-import { deserializeError, S3MmapError, type SerializedError } from './errors.js';
-import { native } from './native.js';
-import type { FromWorker, WorkerRequest } from './protocol.js';
+import { deserializeError, S3MmapError, type SerializedError } from '../shared/errors.js';
+import { native } from '../shared/native.js';
+import type { FromWorker, WorkerRequest } from '../shared/protocol.js';
 
 type FaultErrorHandler = (err: Error, offset: number, length: number) => void;
 
@@ -44,7 +44,7 @@ class FaultWorkerClient {
       // threads parked in faults; the native exit guard needs to know.
       process.on('exit', (code) => native.setExiting(typeof code === 'number' ? code : 0));
     }
-    const worker = new Worker(new URL('./fault-worker.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false });
+    const worker = new Worker(new URL('../worker/main.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false });
     worker.unref();
     worker.on('message', (msg: FromWorker) => this.onMessage(worker, msg));
     worker.on('error', (err) => this.onDeath(worker, err));

@@ -2,8 +2,8 @@
 // built in the fault worker from the serializable spec made here.
 import { mapSource, type Mapping } from './mapping.js';
 import { DEFAULTS, type MapOptions } from './options.js';
-import { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
-import type { RetryOptions, S3ClientOptions } from './source.js';
+import { formatS3Url, parseS3Url, type S3Location } from '../s3/url.js';
+import type { RetryOptions, S3ClientOptions } from '../sources/source.js';
 
 export interface S3MapOptions extends MapOptions, S3ClientOptions {
   retry?: RetryOptions;

@@ -5,7 +5,7 @@
 // The key is taken literally, as the AWS CLI does: no percent-decoding, and
 // '?', '#', '+', spaces are part of the key. A WHATWG URL parser would cut the
 // key at '?' or '#', so none is used.
-import { S3MmapError } from './errors.js';
+import { S3MmapError } from '../shared/errors.js';
 
 export interface S3Location {
   bucket: string;

@@ -49,7 +49,7 @@ export interface NativeAddon {
   liveRegions(): number;
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 function load(): NativeAddon {
   const path = join(root, 'build', 'Release', 's3mmap_native.node');

@@ -2,8 +2,8 @@
 // have none. Main thread, before a mapping is made; the fault worker opens the
 // real uffds.
 import { readFileSync } from 'node:fs';
-import { S3MmapError } from './errors.js';
-import { native } from './native.js';
+import { S3MmapError } from '../shared/errors.js';
+import { native } from '../shared/native.js';
 
 const FEATURE_NAMES = [
   'PAGEFAULT_FLAG_WP', 'EVENT_FORK', 'EVENT_REMAP', 'EVENT_REMOVE', 'MISSING_HUGETLBFS', 'MISSING_SHMEM',

@@ -1,9 +1,9 @@
 // Mapping options: defaults and validation, on the caller's thread before
 // anything is mapped, so that bad values fail with one line saying what to use.
-import { S3MmapError } from './errors.js';
-import { native } from './native.js';
-import type { ServeOptions } from './region-server.js';
-import { parseSize } from './sizes.js';
+import { S3MmapError } from '../shared/errors.js';
+import { native } from '../shared/native.js';
+import type { ServeOptions } from '../worker/region-server.js';
+import { parseSize } from '../shared/sizes.js';
 
 export interface MapOptions {
   /** Install unit: bytes installed per fault. A multiple of the page size. Default 64 KiB. */

@@ -5,14 +5,14 @@
 // released" eventfd are watched with uv_poll on this thread's loop.
 import { constants as bufferConstants } from 'node:buffer';
 import { parentPort } from 'node:worker_threads';
-import { S3MmapError, serializeError } from './errors.js';
-import { native } from './native.js';
-import type { FromWorker, MapReply, MapRequest, ToWorker } from './protocol.js';
+import { S3MmapError, serializeError } from '../shared/errors.js';
+import { native } from '../shared/native.js';
+import type { FromWorker, MapReply, MapRequest, ToWorker } from '../shared/protocol.js';
 import { BufferPool } from './buffer-pool.js';
 import { RegionServer } from './region-server.js';
-import { formatBytes } from './sizes.js';
-import { createSource } from './sources/index.js';
-import { createStatsBuffer } from './stats.js';
+import { formatBytes } from '../shared/sizes.js';
+import { createSource } from '../sources/index.js';
+import { createStatsBuffer } from '../shared/stats.js';
 
 const UFFD_FEATURE_POISON = 1 << 14;
 

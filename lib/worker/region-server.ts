@@ -9,11 +9,11 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { BufferPool, RunBuffer } from './buffer-pool.js';
-import { S3MmapError } from './errors.js';
-import { Errno, native, type RegionInfo } from './native.js';
+import { S3MmapError } from '../shared/errors.js';
+import { Errno, native, type RegionInfo } from '../shared/native.js';
 import { Readahead } from './readahead.js';
-import type { Source } from './source.js';
-import { Counter, StatsWriter } from './stats.js';
+import type { Source } from '../sources/source.js';
+import { Counter, StatsWriter } from '../shared/stats.js';
 
 export interface ServeOptions {
   chunkSize: number;

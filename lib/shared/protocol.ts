@@ -1,8 +1,8 @@
 // Messages between the main thread (lib/worker-client.ts) and the fault
 // worker (lib/fault-worker.ts). Everything here must survive structured clone.
 import type { SerializedError } from './errors.js';
-import type { ServeOptions } from './region-server.js';
-import type { SourceInfo, SourceSpec } from './source.js';
+import type { ServeOptions } from '../worker/region-server.js';
+import type { SourceInfo, SourceSpec } from '../sources/source.js';
 
 export interface MapRequest {
   type: 'map';

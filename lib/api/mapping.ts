@@ -1,13 +1,13 @@
 // A mapped object as the caller sees it: the Buffer view, stats, load and
 // prefetch, close. Lives on the thread that mapped it (normally the main
 // thread, which may itself block in faults: nothing here serves one).
-import { native } from './native.js';
-import { S3MmapError } from './errors.js';
+import { native } from '../shared/native.js';
+import { S3MmapError } from '../shared/errors.js';
 import { requireUffd } from './uffd-info.js';
 import { resolveOptions, type MapOptions } from './options.js';
-import type { MapReply } from './protocol.js';
-import { readStats, type MappingStats } from './stats.js';
-import type { SourceInfo, SourceSpec } from './source.js';
+import type { MapReply } from '../shared/protocol.js';
+import { readStats, type MappingStats } from '../shared/stats.js';
+import type { SourceInfo, SourceSpec } from '../sources/source.js';
 import { modeName, type UffdMode } from './uffd-info.js';
 import { faultWorker } from './worker-client.js';
 

@@ -6,10 +6,10 @@
 // s3-client.ts) and it always ends, with the bytes or an error (rule 8).
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
-import { redactSecrets, S3MmapError } from '../errors.js';
-import { connectS3, type S3Connection } from '../s3-client.js';
-import { formatS3Url, parseS3Url } from '../s3-url.js';
-import type { RetryOptions, Source, SourceInfo, SourceSpec } from '../source.js';
+import { redactSecrets, S3MmapError } from '../shared/errors.js';
+import { connectS3, type S3Connection } from './client.js';
+import { formatS3Url, parseS3Url } from './url.js';
+import type { RetryOptions, Source, SourceInfo, SourceSpec } from '../sources/source.js';
 
 export type S3SourceOptions = Omit<Extract<SourceSpec, { kind: 's3' }>, 'kind'> & { kind?: 's3' };
 

@@ -16,8 +16,8 @@ import net from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 // A dependency of @aws-sdk/client-s3 (hoisted); imported for its timeouts and agents.
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { S3MmapError } from './errors.js';
-import type { S3ClientOptions } from './source.js';
+import { S3MmapError } from '../shared/errors.js';
+import type { S3ClientOptions } from '../sources/source.js';
 
 export interface S3Credentials {
   accessKeyId: string;
