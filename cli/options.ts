@@ -3,7 +3,7 @@
 // yargs parses, before anything connects.
 import type { Options } from 'yargs';
 import type { S3ClientOptions } from '../lib/sources/source.js';
-import type { S3MapOptions } from '../lib/api/map-object.js';
+import type { S3MapOptions } from '../lib/api/map.js';
 import { parseSize } from '../lib/shared/sizes.js';
 import { UsageError } from './errors.js';
 

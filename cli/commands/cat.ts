@@ -5,7 +5,7 @@
 // next pieces download while this one is written. Written pieces are evicted
 // so catting a 100 GiB object does not need 100 GiB of memory.
 import type { Argv, CommandModule } from 'yargs';
-import { mapObject } from '../../lib/api/map-object.js';
+import { mapObject } from '../../lib/api/map.js';
 import type { Mapping } from '../../lib/api/mapping.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { parseSize } from '../../lib/shared/sizes.js';

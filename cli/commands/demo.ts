@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
 import { S3MmapError } from '../../lib/shared/errors.js';
-import { mapObject } from '../../lib/api/map-object.js';
+import { mapObject } from '../../lib/api/map.js';
 import type { Mapping } from '../../lib/api/mapping.js';
 import { parseSize } from '../../lib/shared/sizes.js';
 import { Interrupted, UsageError } from '../errors.js';

@@ -10,7 +10,7 @@ import repl from 'node:repl';
 import { pathToFileURL } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { S3MmapError } from '../../lib/shared/errors.js';
-import { mapObject } from '../../lib/api/map-object.js';
+import { mapObject } from '../../lib/api/map.js';
 import type { Mapping } from '../../lib/api/mapping.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { UsageError } from '../errors.js';

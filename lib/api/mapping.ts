@@ -3,11 +3,9 @@
 // thread, which may itself block in faults: nothing here serves one).
 import { native } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
-import { requireUffd } from './uffd-info.js';
-import { resolveOptions, type MapOptions } from './options.js';
 import type { MapReply } from '../shared/protocol.js';
 import { readStats, type MappingStats } from '../shared/stats.js';
-import type { SourceInfo, SourceSpec } from '../sources/source.js';
+import type { SourceInfo } from '../sources/source.js';
 import { modeName, type UffdMode } from './uffd-info.js';
 import { faultWorker } from './worker-client.js';
 
@@ -204,29 +202,7 @@ export class Mapping {
   }
 }
 
-/** Maps any source. The source is built in the fault worker from `spec`. */
-export async function mapSource(spec: SourceSpec, options: MapOptions = {}, label = describe(spec)): Promise<Mapping> {
-  const opts = resolveOptions(options, label);
-  requireUffd(opts.userModeOnly);
-  const { userModeOnly, ...serve } = opts;
-  const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
-  return new Mapping(reply, serve.chunkSize);
-}
-
 /** A view of a mapping in another thread (a worker): pass it mapping.share(). */
 export function attach(handle: MappingHandle): Buffer {
   return Buffer.from(native.view(handle.id), 0, handle.size);
-}
-
-function describe(spec: SourceSpec): string {
-  switch (spec.kind) {
-    case 'file':
-      return spec.path;
-    case 's3':
-      return `s3://${spec.bucket}/${spec.key}`;
-    case 'module':
-      return spec.path;
-    default:
-      return 'memory';
-  }
 }
