@@ -2,7 +2,8 @@
 // thread maps); the fault worker is started behind it on first use.
 export { mapBytes, mapFile, mapObject, mapSource, type S3MapOptions } from './api/map.js';
 export { attach, Mapping, type Advice, type MappingHandle } from './api/mapping.js';
-export { DEFAULTS, type MapOptions } from './api/options.js';
+export type { MapOptions } from './api/options.js';
+export { DEFAULTS } from './shared/defaults.js';
 export { uffdInfo, type UffdInfo, type UffdMode } from './api/uffd-info.js';
 export { formatS3Url, parseS3Url, type S3Location } from './s3/url.js';
 export { S3MmapError } from './shared/errors.js';

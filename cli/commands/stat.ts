@@ -3,7 +3,8 @@
 // so errors read the same as cat's and mount's), the chunk plan the options
 // give, and the userfaultfd this machine offers. Main thread.
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULTS, resolveOptions } from '../../lib/api/options.js';
+import { resolveOptions } from '../../lib/api/options.js';
+import { DEFAULTS } from '../../lib/shared/defaults.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
 import { clientOptions, mapOptions, type GlobalArgs } from '../options.js';

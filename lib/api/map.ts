@@ -7,7 +7,8 @@ import { formatS3Url, parseS3Url, type S3Location } from '../s3/url.js';
 import type { MapReply } from '../shared/protocol.js';
 import type { RetryOptions, S3ClientOptions, SourceSpec } from '../sources/source.js';
 import { Mapping } from './mapping.js';
-import { DEFAULTS, resolveOptions, type MapOptions } from './options.js';
+import { DEFAULTS } from '../shared/defaults.js';
+import { resolveOptions, type MapOptions } from './options.js';
 import { requireUffd } from './uffd-info.js';
 import { faultWorker } from './worker-client.js';
 

@@ -3,7 +3,7 @@
 // thread, which may itself block in faults: nothing here serves one).
 import { native } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
-import type { MapReply } from '../shared/protocol.js';
+import type { MapReply, ReadaheadMode } from '../shared/protocol.js';
 import { readStats, type MappingStats } from '../shared/stats.js';
 import type { SourceInfo } from '../sources/source.js';
 import { modeName, type UffdMode } from './uffd-info.js';
@@ -15,7 +15,7 @@ export interface MappingHandle {
   size: number;
 }
 
-export type Advice = 'sequential' | 'random' | 'normal' | 'willneed';
+export type Advice = ReadaheadMode | 'willneed';
 
 const dispose: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
@@ -112,7 +112,7 @@ export class Mapping {
     }
     const id = this.#live();
     if (id === null) return;
-    return faultWorker.request({ type: 'advise', id, mode: advice as 'sequential' | 'random' | 'normal' });
+    return faultWorker.request({ type: 'advise', id, mode: advice as ReadaheadMode });
   }
 
   /** True when every page of the range is installed right now. */

@@ -2,7 +2,8 @@
 // anything is mapped, so that bad values fail with one line saying what to use.
 import { S3MmapError } from '../shared/errors.js';
 import { native } from '../shared/native.js';
-import type { ServeOptions } from '../worker/region-server.js';
+import { DEFAULTS } from '../shared/defaults.js';
+import type { ServeOptions } from '../shared/protocol.js';
 import { parseSize } from '../shared/sizes.js';
 
 export interface MapOptions {
@@ -25,15 +26,6 @@ export interface MapOptions {
    *  reads of cold pages (fs.write from the Buffer) then fail with EFAULT. */
   userModeOnly?: boolean;
 }
-
-export const DEFAULTS = {
-  chunkSize: 64 * 1024,
-  fetchSize: 8 * 1024 * 1024,
-  cacheSize: 64 * 1024 * 1024,
-  readahead: 32 * 1024 * 1024,
-  concurrency: 8,
-  residentBudget: 0,
-};
 
 function size(name: string, value: number | string | undefined, fallback: number): number {
   if (value === undefined) return fallback;

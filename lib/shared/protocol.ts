@@ -1,8 +1,28 @@
-// Messages between the main thread (lib/worker-client.ts) and the fault
-// worker (lib/fault-worker.ts). Everything here must survive structured clone.
+// Messages between the caller's thread (lib/api/worker-client.ts) and the
+// fault worker (lib/worker/main.ts), and the options that travel with them.
+// Both threads; everything here must survive structured clone.
 import type { SerializedError } from './errors.js';
-import type { ServeOptions } from '../worker/region-server.js';
 import type { SourceInfo, SourceSpec } from '../sources/source.js';
+
+/** How a mapping's readahead treats faults (mapping.advise()). */
+export type ReadaheadMode = 'sequential' | 'random' | 'normal';
+
+/** A mapping's resolved options, as the fault worker serves them. */
+export interface ServeOptions {
+  chunkSize: number;
+  /** Bytes of fetched chunks kept in the worker to reinstall without a fetch. */
+  cacheSize: number;
+  /** Fetches in flight at once for this mapping. */
+  concurrency: number;
+  /** Largest single read: queued neighbouring chunks are fetched together up to it. */
+  fetchSize: number;
+  /** Largest readahead window in bytes; 0 disables readahead. */
+  readahead: number;
+  /** Most bytes installed at once; older chunks are dropped past it. 0: no cap. */
+  residentBudget: number;
+  /** What to call the object in messages (s3://b/k, a path). */
+  label: string;
+}
 
 export interface MapRequest {
   type: 'map';
@@ -25,7 +45,7 @@ export type RangeOp = 'load' | 'prefetch' | 'evict';
 export type WorkerRequest =
   | MapRequest
   | { type: RangeOp; id: bigint; offset: number; length: number }
-  | { type: 'advise'; id: bigint; mode: 'sequential' | 'random' | 'normal' }
+  | { type: 'advise'; id: bigint; mode: ReadaheadMode }
   | { type: 'drain'; id: bigint }
   | { type: 'close'; id: bigint };
 

@@ -75,9 +75,16 @@ async function map(msg: MapRequest): Promise<MapReply> {
     throw regionError(err, info.size, msg.serve.label);
   }
   const id = region.id;
-  const server = new RegionServer(region, info.size, source, msg.serve, pool, stats, new Uint8Array(residency), (err, offset, length) =>
-    send({ type: 'fault-error', id, error: serializeError(err), offset, length }),
-  );
+  const server = new RegionServer({
+    region,
+    size: info.size,
+    source,
+    serve: msg.serve,
+    pool,
+    stats,
+    residency,
+    onError: (err, offset, length) => send({ type: 'fault-error', id, error: serializeError(err), offset, length }),
+  });
   servers.set(id, server);
   server.start();
   return {

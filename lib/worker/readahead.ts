@@ -5,6 +5,8 @@
 // anywhere else starts a new stream with none. Several streams at once (a
 // reader per thread, or a merge of sorted runs) each keep their own window.
 
+import type { ReadaheadMode } from '../shared/protocol.js';
+
 interface Stream {
   /** Last chunk this stream faulted on. */
   last: number;
@@ -19,7 +21,7 @@ const INITIAL_WINDOW = 4;
 
 export class Readahead {
   private streams: Stream[] = [];
-  private mode: 'sequential' | 'random' | 'normal' = 'normal';
+  private mode: ReadaheadMode = 'normal';
   private tick = 0;
 
   constructor(
@@ -27,7 +29,7 @@ export class Readahead {
     private readonly maxWindow: number,
   ) {}
 
-  setMode(mode: 'sequential' | 'random' | 'normal'): void {
+  setMode(mode: ReadaheadMode): void {
     this.mode = mode;
     this.streams = [];
   }

@@ -1,0 +1,39 @@
+// The one table of defaults: every tunable of a mapping and of the S3 source,
+// with the figure that chose it. Read on the caller's thread (option
+// resolution, the CLI's help and `stat`) and in the fault worker (the S3
+// source's retry policy), so it holds plain values only.
+
+export const DEFAULTS = {
+  /** Install unit. 64 KiB: a sparse reader pays one small GET per fault, and
+   *  a fault costs ~60-70 µs of uffd round trip, so 4 KiB installs cap near 60 MB/s. */
+  chunkSize: 64 * 1024,
+  /** Largest single GET (AWS: 8-16 MB ranged GETs carry a connection's bandwidth). */
+  fetchSize: 8 * 1024 * 1024,
+  /** Fetched chunks kept in the worker to reinstall evicted pages without a GET. */
+  cacheSize: 64 * 1024 * 1024,
+  /** Largest readahead window of a confirmed sequential stream. */
+  readahead: 32 * 1024 * 1024,
+  /** GETs in flight per mapping (and sockets per endpoint). */
+  concurrency: 8,
+  /** Most bytes installed at once; 0: no cap. */
+  residentBudget: 0,
+  /** Region when neither options, environment nor profile name one. */
+  region: 'us-east-1',
+  retry: {
+    /** Attempts per read, the first included. */
+    attempts: 6,
+    /** First backoff; doubles per attempt with full jitter, capped at maxDelayMs. */
+    baseDelayMs: 100,
+    maxDelayMs: 10_000,
+    /** One request's limit, headers and body. */
+    requestTimeoutMs: 10_000,
+    /** One read's limit across its retries: then the range is poisoned (rule 8). */
+    deadlineMs: 60_000,
+    /** TCP and TLS connect, per request. */
+    connectTimeoutMs: 3000,
+    /** open(): credentials, DNS, HEAD and its retries. */
+    openTimeoutMs: 15_000,
+  },
+} as const;
+
+export type RetryPolicy = { -readonly [K in keyof typeof DEFAULTS.retry]: number };

@@ -1,0 +1,150 @@
+// Which chunk fetches start when, for one mapping: two queues (faults first,
+// then readahead and prefetch), at most `concurrency` runs in flight, and
+// queued neighbours coalesced into one run of up to `maxRunChunks`. Pure
+// scheduling: the caller's `startRun` does the read and the install. Fault
+// worker thread.
+
+export interface FetchSchedule {
+  /** Runs in flight at once. */
+  concurrency: number;
+  /** Most chunks one run (one GET) carries. */
+  maxRunChunks: number;
+}
+
+/** Reads and installs chunks [first, first+count); resolves when they are installed. */
+export type StartRun = (first: number, count: number, urgent: boolean) => Promise<void>;
+
+interface Entry {
+  chunk: number;
+  urgent: boolean;
+  /** Started (alone or in a run): skipped wherever else it is still queued. */
+  taken: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** FIFO with O(1) take from the front; entries taken elsewhere are skipped. */
+class Queue {
+  private items: Entry[] = [];
+  private head = 0;
+
+  push(e: Entry): void {
+    this.items.push(e);
+  }
+
+  shift(): Entry | undefined {
+    while (this.head < this.items.length) {
+      const e = this.items[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      if (!e.taken) return e;
+    }
+    this.clear();
+    return undefined;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
+export class FetchScheduler {
+  private readonly urgent = new Queue();
+  private readonly background = new Queue();
+  private readonly queued = new Map<number, Entry>();
+  private running = 0;
+  /** While > 0, queued fetches wait so that neighbours can join one run. */
+  private holds = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly schedule: FetchSchedule,
+    private readonly startRun: StartRun,
+  ) {}
+
+  /** Runs in flight now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Queues a chunk; resolves once the run that carries it is installed. */
+  request(chunk: number, urgent: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry: Entry = { chunk, urgent, taken: false, resolve, reject };
+      this.queued.set(chunk, entry);
+      (urgent ? this.urgent : this.background).push(entry);
+      if (this.holds === 0) this.pump();
+    });
+  }
+
+  /** A fault on a chunk queued in the background: it goes to the front. */
+  promote(chunk: number): void {
+    const entry = this.queued.get(chunk);
+    if (!entry || entry.urgent) return;
+    entry.urgent = true;
+    this.urgent.push(entry);
+  }
+
+  /** Queue a batch without starting anything, so neighbours share a run:
+   *  hold(), request() each chunk, release(). */
+  hold(): void {
+    this.holds++;
+  }
+
+  release(): void {
+    if (--this.holds === 0) this.pump();
+  }
+
+  /** Rejects every queued request with `err`; runs in flight finish on their own. */
+  stop(err: Error): void {
+    this.stopped = true;
+    this.urgent.clear();
+    this.background.clear();
+    for (const e of this.queued.values()) e.reject(err);
+    this.queued.clear();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.holds === 0 && this.running < this.schedule.concurrency) {
+      const first = this.urgent.shift() ?? this.background.shift();
+      if (!first) return;
+      const run = [this.take(first)];
+      // Queued neighbours of the same urgency ride along: a fault's own GET
+      // never waits for background chunks, and a stream's GETs stay large.
+      for (let c = first.chunk + 1; run.length < this.schedule.maxRunChunks; c++) {
+        const next = this.queued.get(c);
+        if (!next || next.urgent !== first.urgent) break;
+        run.push(this.take(next));
+      }
+      this.start(run);
+    }
+  }
+
+  private take(e: Entry): Entry {
+    e.taken = true;
+    this.queued.delete(e.chunk);
+    return e;
+  }
+
+  private start(run: Entry[]): void {
+    this.running++;
+    let done: Promise<void>;
+    try {
+      done = this.startRun(run[0].chunk, run.length, run[0].urgent);
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    done
+      .then(
+        () => run.forEach((e) => e.resolve()),
+        (err) => run.forEach((e) => e.reject(err)),
+      )
+      .finally(() => {
+        this.running--;
+        this.pump();
+      });
+  }
+}

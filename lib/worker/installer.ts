@@ -1,0 +1,75 @@
+// Puts bytes into one mapping's region: UFFDIO_COPY with every result the
+// kernel can give treated as DESIGN.md rule 5 says, UFFDIO_WAKE, and
+// UFFDIO_POISON for ranges that cannot be read (rule 8). Fault worker thread;
+// it hands the kernel the addresses of its own buffers, never of mapped
+// memory (rule 1).
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { S3MmapError } from '../shared/errors.js';
+import { Errno, native } from '../shared/native.js';
+
+/** EAGAIN (the address space is changing: fork, mremap) this many times in a row is a bug, not a race. */
+const MAX_EAGAIN = 10_000;
+
+export type CopyOutcome = 'installed' | 'gone';
+
+export class Installer {
+  constructor(
+    private readonly fd: number,
+    /** The region's address. */
+    private readonly base: number,
+    private readonly pageSize: number,
+    private readonly label: string,
+    /** True once the mapping stops being served: a copy in progress gives up. */
+    private readonly stopped: () => boolean,
+  ) {}
+
+  /** Copies `data` (whole pages) to region offset `offset` without waking
+   *  anyone, then calls `installed()` synchronously, in the same turn as the
+   *  last ioctl: residency and stats are true before a thread can read the
+   *  pages, and before the caller wake()s those asleep on them. 'gone' when
+   *  the region was unmapped or the mapping stopped: nobody waits any more. */
+  async copy(offset: number, data: Uint8Array, installed: () => void): Promise<CopyOutcome> {
+    const length = data.length;
+    let done = 0;
+    let eagain = 0;
+    while (done < length) {
+      if (this.stopped()) return 'gone';
+      const r = native.copy(this.fd, this.base + offset + done, data, done, length - done, true);
+      if (r > 0) {
+        done += r; // a partial copy reports what it installed: go on from there
+      } else if (r === -Errno.EEXIST) {
+        // Installed already (by an earlier copy): success; the caller's wake
+        // covers it so that no thread sleeps on it.
+        done += this.pageSize;
+      } else if (r === -Errno.EAGAIN) {
+        if (++eagain > MAX_EAGAIN) throw this.failure(offset, 'EAGAIN');
+        await yieldToLoop();
+      } else if (r === -Errno.ENOENT || r === -Errno.ESRCH) {
+        return 'gone'; // region unmapped or process exiting
+      } else {
+        throw this.failure(offset, `errno ${-r}`);
+      }
+    }
+    installed();
+    return 'installed';
+  }
+
+  wake(offset: number, length: number): void {
+    native.wake(this.fd, this.base + offset, length);
+  }
+
+  /** Touching the range raises SIGBUS from now on; threads asleep on it wake to that. */
+  poison(offset: number, length: number): void {
+    const r = native.poison(this.fd, this.base + offset, length, false);
+    if (r < 0 && r !== -Errno.EEXIST) this.wake(offset, length);
+  }
+
+  /** Drops installed pages (and poison markers): the next touch faults again. */
+  drop(offset: number, length: number): void {
+    native.drop(this.base + offset, length);
+  }
+
+  private failure(offset: number, what: string): Error {
+    return new S3MmapError('EIO', `s3mmap: UFFDIO_COPY at byte ${offset} of ${this.label} failed (${what})`);
+  }
+}
