@@ -7,7 +7,6 @@ import { parseS3Url } from '../../lib/s3/url.js';
 import { addSecrets } from '../errors.js';
 import { clientOptions, type GlobalArgs } from '../options.js';
 import { err, formatBytes, json, out } from '../output.js';
-import { explainS3Error } from '../s3-errors.js';
 
 export const usage = 's3mmap ls [s3://bucket/[prefix]] [--recursive] [--json]';
 
@@ -57,7 +56,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
         try {
           res = await conn.client.send(new ListBucketsCommand({}));
         } catch (e) {
-          throw explainS3Error(e, 'listing the buckets', undefined, conn);
+          throw conn.explain(e, { what: 'listing the buckets', target: 'listing the buckets', permission: 's3:ListAllMyBuckets' });
         }
         emit((res.Buckets ?? []).map((b) => ({ type: 'bucket', url: `s3://${b.Name}/`, lastModified: b.CreationDate?.toISOString() })));
       } else {
@@ -73,7 +72,7 @@ export const lsCommand: CommandModule<GlobalArgs, LsArgs> = {
               ContinuationToken: token,
             }));
           } catch (e) {
-            throw explainS3Error(e, `listing s3://${loc.bucket}/${loc.key}`, loc.bucket, conn);
+            throw conn.explain(e, { what: `listing s3://${loc.bucket}/${loc.key}`, target: `s3://${loc.bucket}/${loc.key}`, bucket: loc.bucket, permission: 's3:ListBucket' });
           }
           const batch: Entry[] = [
             ...(page.CommonPrefixes ?? []).map((p): Entry => ({ type: 'prefix', url: `s3://${loc.bucket}/${p.Prefix}`, key: p.Prefix })),

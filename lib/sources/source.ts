@@ -1,6 +1,10 @@
-// The Source contract: where a mapping's bytes come from. Sources are built in
-// the fault worker from a serializable SourceSpec (design rule 12); nothing
-// here runs on the main thread except the type definitions.
+// The Source contract: where a mapping's bytes come from, and the
+// serializable SourceSpec a source is built from inside the fault worker
+// (rule 12 in DESIGN.md). Types only: the caller's thread builds specs, the
+// fault worker builds and runs sources.
+import type { RetryOptions, S3ClientOptions } from '../s3/options.js';
+
+export type { RetryOptions, S3ClientOptions };
 
 /** What a source reports when opened: pinned for the life of the mapping. */
 export interface SourceInfo {
@@ -27,36 +31,6 @@ export interface Source {
   borrow?(offset: number, length: number): Uint8Array | undefined;
   /** Release sockets, files. */
   close(): Promise<void> | void;
-}
-
-export interface S3ClientOptions {
-  /** e.g. http://127.0.0.1:9000; default from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
-  endpoint?: string;
-  region?: string;
-  profile?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Path-style addressing (MinIO). Defaults to true when an endpoint is set. */
-  forcePathStyle?: boolean;
-  /** PEM file of the CAs to trust for an https endpoint, instead of Node's
-   *  built-in roots (as AWS_CA_BUNDLE does for the AWS CLI); default
-   *  $AWS_CA_BUNDLE. NODE_EXTRA_CA_CERTS, which adds to the roots, works too. */
-  caBundle?: string;
-}
-
-export interface RetryOptions {
-  /** Attempts per read, including the first. */
-  attempts?: number;
-  /** First backoff in ms; doubles with full jitter. */
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /** Per-request timeout (headers and body), ms. */
-  requestTimeoutMs?: number;
-  /** Total time one read may take across retries, ms. */
-  deadlineMs?: number;
-  /** TCP/TLS connect timeout per request, ms (S3: default 3000). */
-  connectTimeoutMs?: number;
-  /** Total time open() may take: credentials, DNS, HEAD and its retries, ms (S3: default 15000). */
-  openTimeoutMs?: number;
 }
 
 export type SourceSpec =
