@@ -2,7 +2,8 @@
 // for the library: S3 client options and mapping options. Main thread, while
 // yargs parses, before anything connects.
 import type { Options } from 'yargs';
-import type { S3ClientOptions } from '../lib/sources/source.js';
+import type { S3ClientOptions } from '../lib/s3/options.js';
+import { isHttpEndpoint, shownEndpoint } from '../lib/s3/url.js';
 import type { S3MapOptions } from '../lib/api/map.js';
 import { parseSize } from '../lib/shared/sizes.js';
 import { UsageError } from './errors.js';
@@ -37,16 +38,7 @@ function sizeOption(flag: string) {
 function endpointOption(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   const v = String(Array.isArray(value) ? value[value.length - 1] : value);
-  let u: URL | undefined;
-  try {
-    u = new URL(v);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) {
-    // Nothing after the host is shown: a URL may carry user info.
-    throw new UsageError(`invalid --endpoint '${v.replace(/\/\/[^/@]*@/, '//').slice(0, 80)}': write it as http://host:port or https://host`);
-  }
+  if (!isHttpEndpoint(v)) throw new UsageError(`invalid --endpoint '${shownEndpoint(v)}': write it as http://host:port or https://host`);
   return v;
 }
 

@@ -8,6 +8,7 @@ import { DEFAULTS } from '../shared/defaults.js';
 import { S3MmapError } from '../shared/errors.js';
 import { chainCredentials, type S3Credentials } from './credentials.js';
 import type { S3ClientOptions } from './options.js';
+import { isHttpEndpoint, shownEndpoint } from './url.js';
 
 /** S3ClientOptions with the environment, the shared config files and the
  *  credential chain applied. */
@@ -60,16 +61,8 @@ export async function readCaBundle(path: string, from: string): Promise<string> 
 }
 
 function checkEndpoint(endpoint: string): void {
-  let u: URL | undefined;
-  try {
-    u = new URL(endpoint);
-  } catch {
-    u = undefined;
-  }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) {
-    // Shown without anything after the host, which could hold user info or tokens.
-    const shown = endpoint.replace(/\/\/[^/@]*@/, '//').slice(0, 80);
-    throw new S3MmapError('InvalidURL', `s3mmap: bad S3 endpoint '${shown}'; write it as http://host:port or https://host`);
+  if (!isHttpEndpoint(endpoint)) {
+    throw new S3MmapError('InvalidURL', `s3mmap: bad S3 endpoint '${shownEndpoint(endpoint)}'; write it as http://host:port or https://host`);
   }
 }
 

@@ -1,5 +1,5 @@
-// Parses and formats S3 locations: 's3://bucket/key' or { bucket, key }. Pure
-// functions, used on the main thread (API, CLI) before anything is sent to the
+// Parses and formats S3 locations ('s3://bucket/key' or { bucket, key }) and
+// checks endpoints. Pure functions, used on the main thread (API, CLI) before anything is sent to the
 // fault worker, so a typo fails early with InvalidURL.
 //
 // The key is taken literally, as the AWS CLI does: no percent-decoding, and
@@ -73,4 +73,20 @@ function checkBucket(bucket: string, shown: string): void {
 
 function invalid(shown: string, why: string): S3MmapError {
   return new S3MmapError('InvalidURL', `s3mmap: bad S3 URL '${shown}': ${why}; write it as s3://bucket/key`);
+}
+
+/** True for an http(s) URL with a host: the only endpoints an S3 client can use. */
+export function isHttpEndpoint(endpoint: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+}
+
+/** An endpoint as a message may show it: no user info, which could hold tokens, and short. */
+export function shownEndpoint(endpoint: string): string {
+  return endpoint.replace(/\/\/[^/@]*@/, '//').slice(0, 80);
 }
