@@ -11,7 +11,7 @@
 // So: writeSync while the pipe takes bytes, and on EAGAIN hand the rest of
 // the piece to process.stdout, whose event loop waits for the pipe to drain,
 // and await it before going on. Neither path uses the libuv threadpool,
-// which a page fault must never occupy (design rule 3).
+// which a page fault must never occupy (DESIGN.md rule 3).
 import { writeSync } from 'node:fs';
 import { S3MmapError } from '../lib/shared/errors.js';
 

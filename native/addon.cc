@@ -27,7 +27,7 @@ namespace {
 // A mapping shared by every thread of the process. The mapping is unmapped
 // when it is closed or when its last view is collected; the uffd is closed
 // later, by the fault worker, once it has stopped polling it (closing first
-// would let a touch read zeros: design rule 7).
+// would let a touch read zeros: DESIGN.md rule 7).
 struct Region {
   uint64_t id;
   UffdHandle uffd;
@@ -288,7 +288,7 @@ Napi::Value ReadFaultsJs(const Napi::CallbackInfo& info) {
 }
 
 // A uv_poll on the calling thread's loop: the fault worker never blocks in
-// read(2) (design rule 2), and its loop stays free to run fetches. An async
+// read(2) (DESIGN.md rule 2), and its loop stays free to run fetches. An async
 // cleanup hook closes the handle when the thread's environment is torn down,
 // which Node requires before it closes the loop.
 struct Watch {

@@ -443,7 +443,7 @@ describe('S3Source across a server restart', () => {
   });
 });
 
-describe('S3Source keeps off the libuv threadpool after open (design rule 3)', () => {
+describe('S3Source keeps off the libuv threadpool after open (DESIGN.md rule 3)', () => {
   it('reads while every pool thread is parked, with file-based credentials and a named host', async (ctx) => {
     const ep = new URL(s3.endpoint);
     if (ep.hostname !== '127.0.0.1') ctx.skip();

@@ -1,6 +1,6 @@
 // Entry point of the fault worker: one worker thread per process, serving the
 // faults of every mapping. It owns the uffds, the chunk caches and the
-// sources; it never reads or writes mapped memory (design rule 1) and never
+// sources; it never reads or writes mapped memory (DESIGN.md rule 1) and never
 // blocks its event loop in a syscall (rule 2): uffds and the "region
 // released" eventfd are watched with uv_poll on this thread's loop.
 import { constants as bufferConstants } from 'node:buffer';
@@ -27,7 +27,7 @@ function send(msg: FromWorker): void {
 
 native.armExitGuard();
 // Regions whose last view was collected, or that were closed, are unmapped
-// already; stop serving them and close their uffds (design rule 7: close last).
+// already; stop serving them and close their uffds (DESIGN.md rule 7: close last).
 native.watch(-1, () => {
   for (const id of native.takeReleased()) retire(id);
 });

@@ -1,6 +1,6 @@
 // The counting, fault-injecting proxy run on its own worker thread, for tests
 // whose main thread touches mapped pages: a proxy on the main thread could not
-// forward the GET that the blocked main thread waits for (design rule 1).
+// forward the GET that the blocked main thread waits for (DESIGN.md rule 1).
 // Runs in the test-file process; the proxy runs on the worker.
 //
 // A rule is a function and cannot cross to the worker, so rules are named
