@@ -1,15 +1,19 @@
 // An HTTP proxy on loopback in front of an S3 endpoint: counts what the server
-// side sees (requests, ranged GETs, body bytes) and injects faults per request.
-// Used by the tests and the benchmark; runs on the main thread of the process
-// that starts it (vitest test file, bench runner), never in the fault worker.
+// side sees (requests, ranged GETs, body bytes), injects faults per request,
+// and can lay a network profile over every response (bench/network.ts: a
+// first-byte delay per request, a bandwidth per response). Used by the tests
+// and the benchmark; runs on the thread that starts it (a vitest test file's
+// main thread, the bench's proxy thread), never in the fault worker.
 //
 // Clients are pointed at the proxy and sign for the proxy's host:port; the proxy
 // forwards requests with their headers untouched (Host included) and MinIO
 // checks the signature against that Host. The one fault that has to change a
 // signed header (fullObject drops Range) re-signs, so it needs the credentials.
-import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
+import { firstByteDraws, PROFILES, type NetworkProfile } from './network.js';
+import { handle } from './proxy-forward.js';
+import type { Credentials } from './sigv4.js';
 
 export type FaultMode =
   | 'pass'
@@ -51,6 +55,8 @@ export interface ProxyLogEntry {
   status?: number;
   /** Response body bytes sent to the client. */
   bytes: number;
+  /** The first-byte delay drawn for this request, ms; only under a network profile. */
+  firstByteMs?: number;
 }
 
 export interface ProxyStats {
@@ -70,8 +76,10 @@ export interface S3ProxyOptions {
   upstream: string;
   rule?: FaultRule;
   /** Needed only by fullObject, to re-sign a request without its Range header. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: Credentials;
   port?: number;
+  /** Default: loopback (nothing added). */
+  network?: NetworkProfile;
 }
 
 export interface S3Proxy {
@@ -86,14 +94,10 @@ export interface S3Proxy {
   setRule(rule?: FaultRule): void;
   /** Faults for the next matching requests, in order, one per request. */
   enqueue(...faults: (FaultMode | Fault)[]): void;
+  /** Lays a profile over the requests that arrive from now on (reset() keeps it). */
+  setNetwork(profile: NetworkProfile, seed?: number): void;
+  network(): NetworkProfile;
   close(): Promise<void>;
-}
-
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
-
-function s3Error(code: string, message: string, path: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
-    `<Resource>${path.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</Resource><RequestId>s3-proxy</RequestId></Error>`;
 }
 
 function emptyStats(): ProxyStats {
@@ -109,6 +113,8 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
   let queue: Fault[] = [];
   let rule = opts.rule;
   let seq = 0;
+  let network = opts.network ?? PROFILES.loopback;
+  let draw = firstByteDraws(network);
 
   // The queue's head waits for a request of its method, so a HEAD before a GET does not eat a GET's fault.
   const choose = (r: ProxyRequest): Fault => {
@@ -121,11 +127,17 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     // A client giving up mid-transfer is an expected event here, not a crash.
     req.on('error', () => {});
     res.on('error', () => {});
+    const arrived = performance.now();
     const [path] = (req.url ?? '/').split('?');
     const range = req.headers.range;
     const info: ProxyRequest = { seq: ++seq, method: req.method ?? 'GET', path, range, headers: req.headers };
     const fault = choose(info);
     const entry: ProxyLogEntry = { seq: info.seq, method: info.method, path, range, fault: fault.mode, bytes: 0 };
+    const net = { firstByteAt: arrived, bps: network.bandwidthBps };
+    if (network.firstByteMedianMs || network.bandwidthBps) {
+      entry.firstByteMs = draw();
+      net.firstByteAt += entry.firstByteMs;
+    }
     // Counters belong to the generation current at arrival: reset() between tests must not see stragglers.
     const s = stats;
     log.push(entry);
@@ -135,7 +147,7 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     s.faults[fault.mode] = (s.faults[fault.mode] ?? 0) + 1;
     const sent = (n: number) => { entry.bytes += n; s.bytesSent += n; };
 
-    const act = () => handle(req, res, fault, entry, sent, upstream, agent, opts.credentials);
+    const act = () => handle(req, res, fault, entry, sent, upstream, agent, opts.credentials, net);
     if (fault.delayMs) setTimeout(act, fault.delayMs);
     else act();
   });
@@ -159,6 +171,8 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     reset: () => { stats = emptyStats(); log = []; queue = []; rule = undefined; },
     setRule: (r) => { rule = r; },
     enqueue: (...faults) => { queue.push(...faults.map(pick)); },
+    setNetwork: (p, seed) => { network = p; draw = firstByteDraws(p, seed); },
+    network: () => network,
     close: async () => {
       const closed = new Promise((r) => server.close(r));
       server.closeAllConnections();
@@ -171,124 +185,4 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
 function pick(f: FaultMode | Fault | undefined | void): Fault {
   if (!f) return { mode: 'pass' };
   return typeof f === 'string' ? { mode: f } : f;
-}
-
-function handle(
-  req: http.IncomingMessage, res: http.ServerResponse, fault: Fault, entry: ProxyLogEntry,
-  sent: (n: number) => void, upstream: URL, agent: http.Agent,
-  credentials: S3ProxyOptions['credentials'],
-): void {
-  if (req.socket.destroyed) return; // gave up during a delay: nothing to forward
-  const answer = (status: number, code: string, message: string, extra: http.OutgoingHttpHeaders = {}) => {
-    req.resume(); // drain an upload so the connection stays usable
-    const body = Buffer.from(s3Error(code, message, entry.path));
-    entry.status = status;
-    res.writeHead(status, { 'content-type': 'application/xml', 'content-length': body.length, ...extra });
-    res.end(body);
-    sent(body.length);
-  };
-
-  switch (fault.mode) {
-    case 'error500':
-      return answer(500, 'InternalError', 'We encountered an internal error. Please try again.');
-    case 'slowDown':
-      return answer(503, 'SlowDown', 'Please reduce your request rate.', { 'retry-after': '1' });
-    case 'stall':
-      return; // the socket stays open until the client, or close(), ends it
-  }
-
-  const headers: http.OutgoingHttpHeaders = { ...req.headers };
-  for (const h of HOP_BY_HOP) delete headers[h];
-  if (fault.mode === 'fullObject' && headers.range !== undefined) {
-    delete headers.range;
-    const err = resignWithout(req, headers, 'range', credentials);
-    if (err) return answer(502, 'ProxyMisconfigured', err);
-  }
-
-  const ureq = http.request({
-    host: upstream.hostname, port: upstream.port || 80, method: req.method, path: req.url, headers, agent,
-  });
-  req.pipe(ureq);
-  res.on('close', () => { if (!res.writableFinished) ureq.destroy(); });
-  ureq.on('error', (e) => {
-    if (!res.headersSent) answer(502, 'BadGateway', `upstream: ${e.message}`);
-    else res.destroy();
-  });
-  ureq.on('response', (ures) => {
-    const out: http.OutgoingHttpHeaders = { ...ures.headers };
-    for (const h of HOP_BY_HOP) delete out[h];
-    if (fault.mode === 'wrongRange' && typeof out['content-range'] === 'string') {
-      out['content-range'] = out['content-range'].replace(
-        /^bytes (\d+)-(\d+)\//, (_, a, b) => `bytes ${Number(a) + 1}-${Number(b) + 1}/`);
-    }
-    entry.status = ures.statusCode;
-    res.writeHead(ures.statusCode ?? 502, ures.statusMessage, out);
-
-    const cut = fault.mode === 'reset' || fault.mode === 'truncate';
-    const length = Number(ures.headers['content-length'] ?? NaN);
-    const limit = !cut ? Infinity : fault.afterBytes ?? (Number.isFinite(length) ? Math.floor(length / 2) : 0);
-    let n = 0;
-    const finishCut = () => {
-      ures.destroy(); // its socket holds an unread body: never reuse it
-      const sock = res.socket;
-      if (!sock) return;
-      // libuv reports a RST that lands in the same wakeup as the last data as a plain EOF;
-      // a pause lets the client read the partial body first, so it sees ECONNRESET.
-      if (fault.mode === 'reset') setTimeout(() => sock.resetAndDestroy(), 50);
-      else sock.end(); // FIN after what was written: a short body, not an error
-    };
-    if (cut && limit <= 0) {
-      res.flushHeaders();
-      res.write('', finishCut);
-      return;
-    }
-    ures.on('data', (chunk: Buffer) => {
-      if (n >= limit) return;
-      const part = n + chunk.length > limit ? chunk.subarray(0, limit - n) : chunk;
-      n += part.length;
-      sent(part.length);
-      const ok = res.write(part, n >= limit ? finishCut : undefined);
-      if (n >= limit) ures.pause();
-      else if (!ok) { ures.pause(); res.once('drain', () => ures.resume()); }
-    });
-    ures.on('end', () => { if (n < limit || !cut) res.end(); });
-    ures.on('error', () => res.destroy());
-  });
-}
-
-/** SigV4-sign the request again without one header, keeping its date and scope.
- *  Returns an error message when it cannot. */
-function resignWithout(
-  req: http.IncomingMessage, headers: http.OutgoingHttpHeaders, drop: string,
-  credentials: S3ProxyOptions['credentials'],
-): string | undefined {
-  const auth = req.headers.authorization;
-  if (!auth) return undefined; // anonymous: nothing signed
-  const m = auth.match(/^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=[0-9a-f]+$/);
-  if (!m) return 's3-proxy: cannot parse the Authorization header to re-sign';
-  const [, akid, date, region, service, signedList] = m;
-  if (!credentials || credentials.accessKeyId !== akid) {
-    return `s3-proxy: fullObject needs the credentials of ${akid} to re-sign without ${drop}`;
-  }
-  const signed = signedList.split(';').filter((h) => h !== drop);
-  const [rawPath, rawQuery = ''] = (req.url ?? '/').split('?');
-  const query = rawQuery.split('&').filter(Boolean)
-    .map((kv) => (kv.includes('=') ? kv : kv + '='))
-    .sort((a, b) => {
-      const [ka, va] = a.split('='); const [kb, vb] = b.split('=');
-      return ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0;
-    })
-    .join('&');
-  const canonicalHeaders = signed.map((h) => `${h}:${String(req.headers[h] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const payload = String(req.headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD');
-  const canonical = [req.method, rawPath, query, canonicalHeaders, signed.join(';'), payload].join('\n');
-  const amzDate = String(req.headers['x-amz-date'] ?? '');
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
-  const hmac = (key: string | Buffer, s: string) => createHmac('sha256', key).update(s).digest();
-  let key = hmac('AWS4' + credentials.secretAccessKey, date);
-  for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
-  const signature = createHmac('sha256', key).update(toSign).digest('hex');
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${akid}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`;
-  return undefined;
 }

@@ -1,16 +1,20 @@
 // Seeding: the benchmark objects, generated from a seed and uploaded to MinIO
 // (multipart, parts generated on the fly), and local copies where a system
 // needs a file. Orchestrator process, main thread. Uploads go to MinIO
-// directly, not through the counting proxy.
+// directly, not through the counting proxy, so no network profile slows them.
 import { closeSync, createReadStream, existsSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand,
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { BLOCK, fillBlocks } from './content.js';
+import { formatBytes } from '../lib/index.js';
+import { sizeLabel, type SystemDef } from './catalog.js';
+import { BLOCK, CONTENT_VERSION, fillBlocks } from './content.js';
+import type { BenchOptions } from './options.js';
+import { parquetQueryFile, QUERY_COLUMN, ROW_GROUPS, writeParquet } from './parquet.js';
 import { inParts } from './parts.js';
 
 const PART = 64 * 1024 * 1024;
@@ -72,4 +76,67 @@ export async function writeGenerated(path: string, size: number, seed: number): 
     closeSync(fd);
   }
   renameSync(tmp, path);
+}
+
+export const BUCKET = 'bench';
+/** Opened by every cell before its clock starts (see CellSpec.warmupKey). */
+export const WARMUP_KEY = 'warmup.bin';
+
+/** What was seeded, under which keys, and what the Parquet query must return. */
+export interface Seeded {
+  /** The object of the scan, random and strided workloads (and fault-service's size). */
+  mainKey: string;
+  /** Its local copy, for the mapFile variants of fault-service. */
+  mainLocal?: string;
+  parquetKey: string;
+  parquetLocal?: string;
+  parquet?: { size: number; checksum: number };
+  /** Object size → key, for time-to-map. */
+  mapKeys: Map<number, string>;
+  notes: string[];
+}
+
+function sizeTag(n: number): string {
+  return sizeLabel(n).replace(' ', '');
+}
+
+/** Uploads (once: MinIO's data folder is kept across runs) every object the chosen workloads read. */
+export async function seedObjects(
+  admin: S3Client, opts: BenchOptions, defs: SystemDef[], root: string, objectsDir: string, log: (s: string) => void,
+): Promise<Seeded> {
+  const want = new Set<string>(opts.workloads);
+  const scan = ['sequential', 'warm', 'random', 'strided'].some((w) => want.has(w));
+  const mainKey = `obj-${sizeTag(opts.size)}-s${opts.seed}-${CONTENT_VERSION}.bin`;
+  const parquetKey = `table-${sizeTag(opts.parquetSize)}-s${opts.seed}-${CONTENT_VERSION}.parquet`;
+  const seeded: Seeded = { mainKey, parquetKey, mapKeys: new Map(), notes: [] };
+  await uploadGenerated(admin, BUCKET, WARMUP_KEY, 64 * 1024, opts.seed + 1);
+  if (scan) {
+    log(`seeding ${mainKey} (${formatBytes(opts.size)})`);
+    await uploadGenerated(admin, BUCKET, mainKey, opts.size, opts.seed);
+  }
+  if (want.has('fault-service') && defs.some((d) => d.id.startsWith('s3mmap-file'))) {
+    seeded.mainLocal = join(objectsDir, mainKey);
+    log(`writing ${relative(root, seeded.mainLocal)}`);
+    await writeGenerated(seeded.mainLocal, opts.size, opts.seed);
+  }
+  if (want.has('parquet')) {
+    const local = join(objectsDir, parquetKey);
+    log(`writing ${relative(root, local)} with hyparquet-writer (cached across runs)`);
+    await writeParquet(local, opts.parquetSize, opts.seed);
+    await uploadFile(admin, BUCKET, parquetKey, local);
+    const q = await parquetQueryFile(local);
+    const size = statSync(local).size;
+    seeded.parquetLocal = local;
+    seeded.parquet = { size, checksum: q.checksum };
+    seeded.notes.push(`Parquet: ${formatBytes(size)} file, ${ROW_GROUPS} row groups of 4 PLAIN uncompressed columns (INT64, INT64, DOUBLE, INT32); the query decodes column ${QUERY_COLUMN} of row group ${ROW_GROUPS >> 1} (${q.rows} rows, ${formatBytes(q.columnBytes)}).`);
+  }
+  if (want.has('map')) {
+    for (const size of opts.mapSizes) {
+      const key = size === opts.size && scan ? mainKey : `map-${sizeTag(size)}-s${opts.seed}-${CONTENT_VERSION}.bin`;
+      log(`seeding ${key} (${formatBytes(size)})`);
+      await uploadGenerated(admin, BUCKET, key, size, opts.seed);
+      seeded.mapKeys.set(size, key);
+    }
+  }
+  return seeded;
 }

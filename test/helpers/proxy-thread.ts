@@ -6,6 +6,7 @@
 // A rule is a function and cannot cross to the worker, so rules are named
 // presets built there from serializable arguments (see RulePreset).
 import { Worker } from 'node:worker_threads';
+import type { NetworkProfile } from '../../dist/bench/network.js';
 import type { Fault, FaultMode, ProxyLogEntry, ProxyStats } from '../../dist/bench/s3-proxy.js';
 import { testS3 } from './s3.js';
 
@@ -63,6 +64,8 @@ export interface ThreadProxy {
   enqueue(...faults: (FaultMode | Fault)[]): Promise<void>;
   /** Replace the rule with a preset (reset() drops it again). */
   setRule(rule: RulePreset): Promise<void>;
+  /** Lay a network profile over the requests from now on (reset() keeps it). */
+  setNetwork(profile: NetworkProfile, seed?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,6 +105,7 @@ export async function startThreadProxy(opts: ThreadProxyOptions = {}): Promise<T
     reset: () => call('reset'),
     enqueue: (...faults) => call('enqueue', ...faults),
     setRule: (rule) => call('preset', rule),
+    setNetwork: (profile, seed) => call('setNetwork', profile, seed),
     close: async () => {
       await call('close');
       await worker.terminate();

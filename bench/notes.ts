@@ -1,0 +1,37 @@
+// The report's prose: the run line (when, how long, load, the command) and the
+// "How this was measured" notes, worded from the run's own figures. Pure
+// functions; orchestrator process, main thread.
+import os from 'node:os';
+import { SERVER_CACHE_TEXT } from './cache.js';
+import type { ProxyCost } from './calibrate.js';
+import type { BenchOptions } from './options.js';
+
+export interface RunFacts {
+  started: number;
+  durationS: number;
+  loadStart: number;
+  cores: number;
+  args: string[];
+}
+
+export function runLine(opts: BenchOptions, f: RunFacts): string {
+  return `Run: ${new Date(f.started).toISOString().slice(0, 16).replace('T', ' ')} UTC, ${(f.durationS / 60).toFixed(1)} min` +
+    `${opts.quick ? ' (--quick)' : ''}; ${opts.reps} repetition${opts.reps > 1 ? 's' : ''} of every cell, medians with (min–max); ` +
+    `${SERVER_CACHE_TEXT[opts.serverCache]} before every cell; ` +
+    `load average ${f.loadStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end (${f.cores} cores; above that, other work shared the machine); ` +
+    `\`npm run bench${f.args.length ? ' -- ' + f.args.join(' ') : ''}\`.`;
+}
+
+/** The notes every report carries, before the run's own (seeding, cache failures). */
+export function methodNotes(proxyCost: ProxyCost | undefined): string[] {
+  return [
+    'Every measurement is a fresh process (bench/cell.ts, or the C program). Before each, the object\'s files in MinIO\'s data folder are evicted from the page cache (`--server-cache drop-all` drops the whole cache instead), so the server reads from disk alike for every system; FUSE peers get a fresh mount (rclone a fresh cache folder), mounted before the clock starts; nothing is cached in any client.',
+    'Before its clock starts, each process opens a small warm-up object with the same system (s3mmap maps it, the SDK peers GET it, FUSE peers read it through the mount), so loading code and first-use setup are not timed.',
+    'Wall time runs from opening the object (mapObject, GetObject, HEAD, open(2)) to the last byte the workload reads; the in-memory Buffer, the C ceiling and the fault-service cells start the clock after their data is in memory (the local file of the mapFile cells is read into the page cache first).',
+    'Bytes fetched and GETs are counted at a proxy in front of MinIO that every system talks through (s3fs and rclone too); they cover the measured phase only.' +
+      (proxyCost ? ` The proxy costs time per request: a 64 KiB GET took ${proxyCost.direct.toFixed(1)} ms (p50) straight to MinIO and ${proxyCost.proxied.toFixed(1)} ms through the proxy in this run, so systems that make many small requests pay it most.` : ''),
+    'Left out to keep the default run under 15 minutes: the warm re-read for "ranged GET per read" (it keeps no cache, so a re-read costs what the cold read cost); time to map for "GetObject → Buffer" (like the parallel download it must fetch the whole object first, only slower), and for the parallel download on map objects larger than the scan object (its time is the download: see the sequential table).',
+    'Checksums: every read byte is folded into a checksum that must equal the one computed from the seeded object; a mismatch fails the bench.',
+    'Peak RSS is VmHWM of the measuring process; for FUSE peers the daemon\'s VmHWM is added after "+ daemon". Fault p50 / p99 is s3mmap\'s fault service time (mapping.stats()), or the C handler\'s.',
+  ];
+}
