@@ -17,6 +17,8 @@ export type StartRun = (first: number, count: number, urgent: boolean) => Promis
 interface Entry {
   chunk: number;
   urgent: boolean;
+  /** Most chunks the run this entry starts may carry. */
+  maxRun: number;
   /** Started (alone or in a run): skipped wherever else it is still queued. */
   taken: boolean;
   resolve: () => void;
@@ -70,10 +72,12 @@ export class FetchScheduler {
     return this.running;
   }
 
-  /** Queues a chunk; resolves once the run that carries it is installed. */
-  request(chunk: number, urgent: boolean): Promise<void> {
+  /** Queues a chunk; resolves once the run that carries it is installed. A
+   *  run started by this chunk carries at most `maxRun` chunks (readahead
+   *  pieces); never more than the schedule's maxRunChunks. */
+  request(chunk: number, urgent: boolean, maxRun = this.schedule.maxRunChunks): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const entry: Entry = { chunk, urgent, taken: false, resolve, reject };
+      const entry: Entry = { chunk, urgent, maxRun: Math.max(1, Math.min(maxRun, this.schedule.maxRunChunks)), taken: false, resolve, reject };
       this.queued.set(chunk, entry);
       (urgent ? this.urgent : this.background).push(entry);
       if (this.holds === 0) this.pump();
@@ -114,7 +118,7 @@ export class FetchScheduler {
       const run = [this.take(first)];
       // Queued neighbours of the same urgency ride along: a fault's own GET
       // never waits for background chunks, and a stream's GETs stay large.
-      for (let c = first.chunk + 1; run.length < this.schedule.maxRunChunks; c++) {
+      for (let c = first.chunk + 1; run.length < first.maxRun; c++) {
         const next = this.queued.get(c);
         if (!next || next.urgent !== first.urgent) break;
         run.push(this.take(next));

@@ -1,10 +1,13 @@
-// Sequential-stream detection for one mapping, in chunks. Fault worker thread.
-// It sees only faults (a touch of a resident page is invisible), so a stream
-// is a fault landing just past what an earlier fault of the same stream asked
-// for; each such fault widens the stream's window (4 chunks, then x4) up to the cap, a fault
-// anywhere else starts a new stream with none. Several streams at once (a
-// reader per thread, or a merge of sorted runs) each keep their own window.
-
+// Sequential-stream detection and readahead windows for one mapping, in
+// chunks. Fault worker thread; pure. It sees only faults (a touch of an
+// installed page is invisible), so a stream is a fault landing a little past
+// where the same stream faulted before, up to a little beyond what it asked
+// for. Each such fault widens the stream's window (4 chunks, then ×4, up to
+// the cap) and keeps that much queued ahead of the reader, in pieces of a
+// quarter window (one GET each, at most fetchSize), so that the first steps
+// of a stream are fetched in parallel and the long ones in large GETs. A
+// fault anywhere else starts a new stream with no window. Several streams at
+// once (a reader per thread, a merge of sorted runs) keep their own windows.
 import type { ReadaheadMode } from '../shared/protocol.js';
 
 interface Stream {
@@ -16,37 +19,52 @@ interface Stream {
   used: number;
 }
 
+/** Chunks [from, to) to fetch in the background, `piece` chunks per GET. */
+export interface ReadaheadPlan {
+  from: number;
+  to: number;
+  piece: number;
+}
+
+export interface ReadaheadLimits {
+  /** Chunks in the object: nothing is planned past the end. */
+  chunks: number;
+  /** Largest window, in chunks. */
+  maxWindow: number;
+  /** Most chunks one GET carries (fetchSize / chunkSize). */
+  maxPiece: number;
+  /** Largest forward jump, in chunks, past what a stream asked for that keeps it a stream. */
+  maxSkip: number;
+}
+
 const MAX_STREAMS = 8;
-const INITIAL_WINDOW = 4;
+/** The window of a stream confirmed by its second fault. */
+export const INITIAL_WINDOW = 4;
+/** Each fault of a confirmed stream multiplies its window by this, up to the cap. */
+export const GROWTH = 4;
 
 export class Readahead {
   private streams: Stream[] = [];
   private mode: ReadaheadMode = 'normal';
   private tick = 0;
 
-  constructor(
-    private readonly chunks: number,
-    private readonly maxWindow: number,
-  ) {}
+  constructor(private readonly limits: ReadaheadLimits) {}
 
   setMode(mode: ReadaheadMode): void {
     this.mode = mode;
     this.streams = [];
   }
 
-  /** A fault at `chunk`: returns [from, to) chunks to fetch ahead of it. */
-  onFault(chunk: number): [number, number] {
-    if (this.mode === 'random' || this.maxWindow <= 0) return [0, 0];
+  /** A fault at `chunk`: what to fetch ahead of it, or null. */
+  onFault(chunk: number): ReadaheadPlan | null {
+    const { chunks, maxWindow, maxPiece } = this.limits;
+    if (this.mode === 'random' || maxWindow <= 0) return null;
     this.tick++;
-    // Inside what the stream asked for (its fetches are still in flight), or
-    // right past it: the same reader, moving forward.
-    let s = this.streams.find((st) => chunk > st.last && chunk <= st.end);
+    let s = this.streams.find((st) => chunk > st.last && chunk <= st.end + this.skip(st));
     if (s) {
-      // A confirmed stream starts at 4 chunks and quadruples: a reader of a
-      // few MiB (a Parquet column chunk) is caught up with in 3-4 faults.
-      s.window = Math.min(this.maxWindow, Math.max(INITIAL_WINDOW, s.window * 4));
+      s.window = Math.min(maxWindow, Math.max(INITIAL_WINDOW, s.window * GROWTH));
     } else {
-      s = { last: chunk, end: chunk + 1, window: this.mode === 'sequential' ? this.maxWindow : 0, used: 0 };
+      s = { last: chunk, end: chunk + 1, window: this.mode === 'sequential' ? maxWindow : 0, used: 0 };
       this.streams.push(s);
       if (this.streams.length > MAX_STREAMS) {
         this.streams.sort((a, b) => b.used - a.used);
@@ -55,12 +73,19 @@ export class Readahead {
     }
     s.used = this.tick;
     s.last = chunk;
-    // Top up only once the reader is into the second half of what was asked
-    // for, and then by at least half a window: few large GETs, not one small
-    // one per fault.
-    if (s.end - chunk > Math.ceil(s.window / 2) && s.end > chunk + 1) return [0, 0];
+    if (s.window === 0) return null;
+    const piece = Math.max(1, Math.min(maxPiece, Math.ceil(s.window / 4)));
     const from = Math.max(chunk + 1, s.end);
-    s.end = Math.max(s.end, Math.min(this.chunks, chunk + 1 + s.window));
-    return [from, s.end];
+    const to = Math.min(chunks, chunk + 1 + s.window);
+    // Top up in whole pieces: few large GETs, not one small one per fault.
+    if (to - from < Math.min(piece, to - chunk - 1) || to <= from) return null;
+    s.end = to;
+    return { from, to, piece };
+  }
+
+  /** How far past its end a stream may jump and stay one: a confirmed stream
+   *  tolerates up to its window (capped); a new one only the next chunk but one. */
+  private skip(s: Stream): number {
+    return s.window > 0 ? Math.min(s.window, this.limits.maxSkip) : 1;
   }
 }

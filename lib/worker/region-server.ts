@@ -20,6 +20,12 @@ import { Installer, type CopyOutcome } from './installer.js';
 import { Readahead } from './readahead.js';
 import { ResidentSet } from './residency.js';
 
+/** A confirmed stream that jumps forward at most this far (and within its window) stays a stream. */
+const READAHEAD_MAX_SKIP = 16 * 1024 * 1024;
+
+/** The smallest GET a load() of a long range is split into. */
+const LOAD_MIN_PIECE = 1024 * 1024;
+
 /** Read once: the page size never changes. */
 const pageSize = native.probe(false).pageSize;
 
@@ -51,6 +57,9 @@ export class RegionServer {
   private readonly cache: ChunkCache | null;
   private readonly readahead: Readahead | null;
   private readonly scheduler: FetchScheduler;
+  private readonly concurrency: number;
+  /** LOAD_MIN_PIECE in chunks. */
+  private readonly loadMinPiece: number;
   private readonly poisoned = new Set<number>();
   /** Single flight: a chunk being fetched and installed has one promise. */
   private readonly pending = new Map<number, Promise<void>>();
@@ -74,11 +83,18 @@ export class RegionServer {
     this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped);
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
-    this.readahead = serve.readahead > serve.chunkSize ? new Readahead(this.geometry.chunks, Math.floor(serve.readahead / serve.chunkSize)) : null;
-    this.scheduler = new FetchScheduler(
-      { concurrency: serve.concurrency, maxRunChunks: Math.max(1, Math.floor(serve.fetchSize / serve.chunkSize)) },
-      (first, count) => this.readRun(first, count),
-    );
+    const maxRunChunks = Math.max(1, Math.floor(serve.fetchSize / serve.chunkSize));
+    this.concurrency = serve.concurrency;
+    this.loadMinPiece = Math.max(1, Math.floor(LOAD_MIN_PIECE / serve.chunkSize));
+    this.readahead = serve.readahead > serve.chunkSize
+      ? new Readahead({
+          chunks: this.geometry.chunks,
+          maxWindow: Math.floor(serve.readahead / serve.chunkSize),
+          maxPiece: maxRunChunks,
+          maxSkip: Math.max(1, Math.floor(READAHEAD_MAX_SKIP / serve.chunkSize)),
+        })
+      : null;
+    this.scheduler = new FetchScheduler({ concurrency: serve.concurrency, maxRunChunks }, (first, count) => this.readRun(first, count));
   }
 
   start(): void {
@@ -110,8 +126,13 @@ export class RegionServer {
   async load(offset: number, length: number): Promise<void> {
     const [first, last] = this.geometry.span(offset, length);
     const work: Promise<void>[] = [];
+    // A bounded range is spread over every connection: pieces of about
+    // 1/concurrency of it (a first byte costs the same for any size), but
+    // not below LOAD_MIN_PIECE, where requests would cost more than they save.
+    const n = last - first + 1;
+    const piece = Math.max(Math.min(n, this.loadMinPiece), Math.ceil(n / this.concurrency));
     this.scheduler.hold();
-    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.ensure(c, true));
+    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.ensure(c, true, piece));
     this.scheduler.release();
     await Promise.all(work);
   }
@@ -155,37 +176,36 @@ export class RegionServer {
       return;
     }
     this.ensure(chunk, true).catch(() => {});
-    if (this.readahead && !this.draining) {
-      const [from, to] = this.readahead.onFault(chunk);
-      for (let c = from; c < to; c++) this.prefetchChunk(c);
-    }
+    const plan = this.draining ? null : this.readahead?.onFault(chunk);
+    if (plan) for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
   }
 
-  private prefetchChunk(c: number): void {
+  /** `piece`: most chunks one GET of this prefetch carries. */
+  private prefetchChunk(c: number, piece?: number): void {
     if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c)) return;
     this.stats.add(Counter.prefetchedChunks);
-    this.ensure(c, false).catch(() => {});
+    this.ensure(c, false, piece).catch(() => {});
   }
 
-  private ensure(chunk: number, urgent: boolean): Promise<void> {
+  private ensure(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     const existing = this.pending.get(chunk);
     if (existing) {
       if (urgent) this.scheduler.promote(chunk);
       return existing;
     }
-    const p = this.fill(chunk, urgent).finally(() => this.pending.delete(chunk));
+    const p = this.fill(chunk, urgent, piece).finally(() => this.pending.delete(chunk));
     this.pending.set(chunk, p);
     return p;
   }
 
-  private async fill(chunk: number, urgent: boolean): Promise<void> {
+  private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     try {
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
         await this.install(chunk, 1, cached);
       } else {
-        await this.scheduler.request(chunk, urgent);
+        await this.scheduler.request(chunk, urgent, piece);
       }
     } catch (err) {
       if (this.stopped) return;
