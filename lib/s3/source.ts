@@ -4,13 +4,12 @@
 // 12). read() runs while other threads are parked in faults it must serve, so
 // it uses nothing from the libuv pool (rule 3: see client.ts) and it always
 // ends, with the bytes or an error (rule 8).
-import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { DEFAULTS, type RetryPolicy } from '../shared/defaults.js';
 import { redactSecrets, S3MmapError } from '../shared/errors.js';
 import type { Source, SourceInfo, SourceSpec } from '../sources/source.js';
 import { connectS3, type S3Connection } from './client.js';
 import { failureError, failureOf, isRetryable, sanitizedCause, seconds, type Failure, type FailureContext } from './failures.js';
+import { pinObject } from './pin.js';
 import { rangedGet } from './ranged-get.js';
 import { backoffDelay, sleep } from './retry.js';
 import { formatS3Url, parseS3Url } from './url.js';
@@ -70,7 +69,10 @@ export class S3Source implements Source {
         connectTimeoutMs: this.retry.connectTimeoutMs,
         requestTimeoutMs: this.retry.requestTimeoutMs,
       }, deadline);
-      this.pinned = this.pin(await this.head(deadline));
+      this.pinned = await pinObject({
+        client: this.conn.client, bucket: this.bucket, key: this.key, retry: this.retry, deadline,
+        error: (code, message) => this.error(code, message), where: { endpoint: this.endpoint(), url: this.url },
+      });
       this.conn.freezeDns();
       return this.pinned;
     } catch (err) {
@@ -174,52 +176,6 @@ export class S3Source implements Source {
         this.inflight.delete(controller);
       },
     };
-  }
-
-  private async head(deadline: AbortSignal): Promise<HeadObjectCommandOutput> {
-    const conn = this.conn!;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await conn.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key }), { abortSignal: deadline });
-      } catch (err) {
-        const f = failureOf(err);
-        if (deadline.aborted || !isRetryable(f) || f.code === 'ETIMEDOUT' || attempt >= this.retry.attempts) {
-          throw await this.explainHeadFailure(err, f, deadline);
-        }
-        await sleep(backoffDelay(attempt, this.retry), deadline);
-      }
-    }
-  }
-
-  /** HEAD errors have no body, so 404 and 403 carry no S3 code. A one-byte GET
-   *  of the same key fails the same way but says why: NoSuchBucket or
-   *  NoSuchKey, AccessDenied, InvalidAccessKeyId or SignatureDoesNotMatch. */
-  private async explainHeadFailure(err: unknown, f: Failure, deadline: AbortSignal): Promise<unknown> {
-    if (f.status === undefined || f.code !== String(f.status) || deadline.aborted) return err;
-    try {
-      const probe = await this.conn!.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: 'bytes=0-0' }),
-        { abortSignal: deadline },
-      );
-      (probe.Body as Readable | undefined)?.destroy();
-    } catch (probeErr) {
-      const p = failureOf(probeErr);
-      if (p.status === f.status && p.code !== String(p.status)) return probeErr;
-    }
-    return err;
-  }
-
-  private pin(head: HeadObjectCommandOutput): SourceInfo {
-    if (typeof head.ContentLength !== 'number' || !Number.isSafeInteger(head.ContentLength) || head.ContentLength < 0) {
-      throw this.error('BadResponse', `s3mmap: HEAD ${this.url} at ${this.endpoint()} returned no usable Content-Length; the endpoint does not behave like S3`);
-    }
-    if (!head.ETag) {
-      throw this.error('NoETag', `s3mmap: HEAD ${this.url} at ${this.endpoint()} returned no ETag, so the object cannot be pinned against changes; use an S3 server that sends ETags`);
-    }
-    const meta: Record<string, string | number> = {};
-    if (head.LastModified) meta.lastModified = head.LastModified.toISOString();
-    if (head.ContentType) meta.contentType = head.ContentType;
-    return { size: head.ContentLength, version: head.ETag, meta };
   }
 
   /** Decide what an attempt's error becomes: the caller's abort and close are
