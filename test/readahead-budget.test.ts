@@ -39,6 +39,28 @@ describe('readahead', () => {
     await m.close();
   });
 
+  it('a reader slower than the source finds the next window queued: its faults land on readahead markers, served from memory', async () => {
+    const size = 32 * 1024 * 1024;
+    const path = writeRandomFile(tmp.dir, 'slow', size);
+    const m = await mapFile(path, { chunkSize: chunk, readahead: '4m', fetchSize: '1m', cacheSize: 0 });
+    const block = 1024 * 1024;
+    for (let o = 0; o < size; o += block) {
+      touchPages(m.buffer.subarray(o, o + block));
+      // Slower than the file: every top-up lands before the reader gets there.
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const s = m.stats();
+    expect(s.chunksFetched).toBe(size / chunk);
+    expect(s.bytesFetched).toBe(size);
+    // Once the window is at its cap (4 MiB, topped up by at least a quarter),
+    // the reader meets a marker at each top-up instead of running off the end
+    // of what was fetched; only the stream's first faults wait on a fetch.
+    expect(s.markerHits).toBeGreaterThanOrEqual((size - 4 * 1024 * 1024) / (4 * 1024 * 1024));
+    expect(s.faults - s.markerHits).toBeLessThanOrEqual(4);
+    expect(sha256(m.buffer)).toBe(sha256File(path));
+    await m.close();
+  });
+
   it("advise('random') turns readahead off: each fault fetches one chunk", async () => {
     const path = writeRandomFile(tmp.dir, 'rnd', 4 * 1024 * 1024);
     const m = await mapFile(path, { chunkSize: chunk, readahead: '8m' });

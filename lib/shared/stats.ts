@@ -16,6 +16,7 @@ export const Counter = {
   evictions: 10,
   prefetchedChunks: 11,
   fetches: 12,
+  markerHits: 13,
 } as const;
 const COUNTERS = 16;
 const BUCKETS_PER_DOUBLING = 8;
@@ -31,6 +32,9 @@ export interface MappingStats {
   bytesFetched: number;
   /** Chunks installed from the chunk cache without a fetch. */
   cacheHits: number;
+  /** Readahead markers reached: chunks fetched ahead but held back so that the
+   *  reader's touch tells the readahead where it is; served from memory. */
+  markerHits: number;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
@@ -96,6 +100,7 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     chunksFetched: c[Counter.chunksFetched],
     bytesFetched: c[Counter.bytesFetched],
     cacheHits: c[Counter.cacheHits],
+    markerHits: c[Counter.markerHits],
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
     prefetchedChunks: c[Counter.prefetchedChunks],

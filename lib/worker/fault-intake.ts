@@ -49,6 +49,11 @@ export class FaultIntake {
     return touched;
   }
 
+  /** True while a thread waits on the chunk. */
+  isWaiting(chunk: number): boolean {
+    return this.waiting.has(chunk);
+  }
+
   /** The chunk's faults are answered (installed or poisoned): record their service times. */
   settle(chunk: number): void {
     const times = this.waiting.get(chunk);

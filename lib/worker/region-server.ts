@@ -23,6 +23,9 @@ import { ResidentSet } from './residency.js';
 /** A confirmed stream that jumps forward at most this far (and within its window) stays a stream. */
 const READAHEAD_MAX_SKIP = 16 * 1024 * 1024;
 
+/** Readahead markers held back per mapping, at most (each one chunk of memory). */
+const MAX_MARKERS = 32;
+
 /** The smallest GET a load() of a long range is split into. */
 const LOAD_MIN_PIECE = 1024 * 1024;
 
@@ -61,6 +64,14 @@ export class RegionServer {
   /** LOAD_MIN_PIECE in chunks. */
   private readonly loadMinPiece: number;
   private readonly poisoned = new Set<number>();
+  /** Readahead markers: the first chunk of each readahead top-up is fetched
+   *  but held back here instead of installed, so that the reader faults when
+   *  it gets there (served from memory at once) and the readahead learns
+   *  where the reader is: a reader slower than the network, which never
+   *  faults on pages installed ahead of it, is topped up before it runs out. */
+  private readonly markers = new Map<number, Buffer>();
+  /** First chunks of readahead top-ups not fetched yet. */
+  private readonly markerCandidates = new Set<number>();
   /** Single flight: a chunk being fetched and installed has one promise. */
   private readonly pending = new Map<number, Promise<void>>();
   /** One abort signal for every read in flight of this mapping. */
@@ -94,7 +105,7 @@ export class RegionServer {
           maxSkip: Math.max(1, Math.floor(READAHEAD_MAX_SKIP / serve.chunkSize)),
         })
       : null;
-    this.scheduler = new FetchScheduler({ concurrency: serve.concurrency, maxRunChunks }, (first, count) => this.readRun(first, count));
+    this.scheduler = new FetchScheduler({ concurrency: serve.concurrency, maxRunChunks }, (first, count, urgent) => this.readRun(first, count, urgent));
   }
 
   start(): void {
@@ -117,6 +128,7 @@ export class RegionServer {
     if (this.watchHandle) native.unwatch(this.watchHandle);
     this.watchHandle = null;
     this.cache?.clear();
+    this.markers.clear();
     // Fetches never started must still settle, or drain() and load() wait forever.
     this.scheduler.stop(new S3MmapError('ERR_CLOSED', `s3mmap: ${this.label} is closed`));
     void Promise.resolve(this.source.close()).catch(() => {});
@@ -177,7 +189,9 @@ export class RegionServer {
     }
     this.ensure(chunk, true).catch(() => {});
     const plan = this.draining ? null : this.readahead?.onFault(chunk);
-    if (plan) for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
+    if (!plan) return;
+    if (plan.to - plan.from > 1) this.markerCandidates.add(plan.from);
+    for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
   }
 
   /** `piece`: most chunks one GET of this prefetch carries. */
@@ -193,13 +207,23 @@ export class RegionServer {
       if (urgent) this.scheduler.promote(chunk);
       return existing;
     }
-    const p = this.fill(chunk, urgent, piece).finally(() => this.pending.delete(chunk));
+    const p = this.fill(chunk, urgent, piece).finally(() => {
+      this.pending.delete(chunk);
+      // A candidate that was carried inside another run is no marker.
+      this.markerCandidates.delete(chunk);
+    });
     this.pending.set(chunk, p);
     return p;
   }
 
   private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     try {
+      const held = this.markers.get(chunk);
+      if (held) {
+        this.markers.delete(chunk);
+        this.stats.add(Counter.markerHits);
+        return await this.install(chunk, 1, held);
+      }
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
@@ -215,7 +239,7 @@ export class RegionServer {
   }
 
   /** One read from the source for chunks [first, first+count), then their install. */
-  private async readRun(first: number, count: number): Promise<void> {
+  private async readRun(first: number, count: number, urgent: boolean): Promise<void> {
     const start = this.geometry.start(first);
     const length = this.geometry.bytes(first, count);
     const installBytes = this.geometry.installBytes(first, count);
@@ -234,11 +258,27 @@ export class RegionServer {
       this.stats.add(Counter.bytesFetched, length);
       if (this.stopped) return;
       if (run && this.cache) this.cache.putRun(first, count, run);
-      await this.install(first, count, lent ? Buffer.from(lent.buffer, lent.byteOffset, lent.byteLength) : run!.buf);
+      const data = lent ? Buffer.from(lent.buffer, lent.byteOffset, lent.byteLength) : run!.buf;
+      const held = this.holdMarker(first, count, urgent, data);
+      if (held < count) await this.install(first + held, count - held, data.subarray(held * this.geometry.chunkSize));
     } finally {
       run?.unref();
       this.stats.add(Counter.inflight, -1);
     }
+  }
+
+  /** Keeps the run's first chunk back as a readahead marker when it is one
+   *  and nobody waits on it yet; returns how many chunks were held (0 or 1). */
+  private holdMarker(first: number, count: number, urgent: boolean, data: Buffer): number {
+    if (!this.markerCandidates.delete(first) || urgent || count < 2 || this.intake.isWaiting(first)) return 0;
+    this.markers.set(first, Buffer.from(data.subarray(0, this.geometry.installBytes(first))));
+    if (this.markers.size > MAX_MARKERS) {
+      // A reader that stopped leaves its markers behind: the oldest is installed, as any fetched chunk.
+      const [oldest, bytes] = this.markers.entries().next().value as [number, Buffer];
+      this.markers.delete(oldest);
+      this.install(oldest, 1, bytes).catch(() => {});
+    }
+    return 1;
   }
 
   /** Installs `count` chunks from `first` held contiguously in `data`: copies
