@@ -61,6 +61,62 @@ describe('readahead', () => {
     await m.close();
   });
 
+  it('a stream that skips a little forward stays a stream; strided reads far apart never start one', async () => {
+    const size = 64 * 1024 * 1024;
+    const path = writeRandomFile(tmp.dir, 'skip', size);
+    const want = readFileSync(path);
+    // Read 192 KiB, skip 64 KiB, and again: one stream with gaps inside its window.
+    const m = await mapFile(path, { chunkSize: chunk, readahead: '8m', fetchSize: '1m' });
+    for (let o = 0; o < 16 * 1024 * 1024; o += 256 * 1024) {
+      touchPages(m.buffer.subarray(o, o + 192 * 1024));
+      expect(m.buffer.subarray(o, o + 192 * 1024).equals(want.subarray(o, o + 192 * 1024))).toBe(true);
+    }
+    const s = m.stats();
+    expect(s.faults).toBeLessThan(16); // 192 chunks touched in 64 runs; without skip tolerance, every run starts over
+    expect(s.prefetchedChunks).toBeGreaterThan(128);
+    await m.close();
+    // One 64 KiB read every 16 MiB: each a fault of its own, and nothing read ahead.
+    const strided = await mapFile(path, { chunkSize: chunk, readahead: '8m' });
+    for (let o = 0; o < size; o += 16 * 1024 * 1024) touchPages(strided.buffer.subarray(o, o + chunk));
+    expect(strided.stats()).toMatchObject({ faults: 4, fetches: 4, chunksFetched: 4, prefetchedChunks: 0 });
+    await strided.close();
+  });
+
+  it('a bounded read is overshot by at most one window step, up or down, and never past either end', async () => {
+    const size = 48 * 1024 * 1024;
+    const path = writeRandomFile(tmp.dir, 'bounded', size);
+    const want = readFileSync(path);
+    const window = 4 * 1024 * 1024;
+    const piece = 1024 * 1024;
+    const ranges: Array<[number, number, 'up' | 'down']> = [
+      [5 * 1024 * 1024 + 4096, 19 * 1024 * 1024, 'up'],
+      [size - 3 * 1024 * 1024 - 1, 3 * 1024 * 1024 + 1, 'up'],
+      [13 * 1024 * 1024 + 8192, 17 * 1024 * 1024, 'down'],
+      [0, 5 * 1024 * 1024 - 3, 'down'],
+    ];
+    for (const [from, length, way] of ranges) {
+      const m = await mapFile(path, { chunkSize: chunk, readahead: window, fetchSize: '1m' });
+      const end = from + length;
+      // A parser's pace: a piece, then some work; the readahead runs ahead meanwhile.
+      for (let i = 0; i < length; i += piece) {
+        const [a, b] = way === 'up' ? [from + i, Math.min(end, from + i + piece)] : [Math.max(from, end - i - piece), end - i];
+        const view = m.buffer.subarray(a, b);
+        if (way === 'up') touchPages(view);
+        else for (let p = view.length - 1; p >= 0; p -= 4096) void view[p];
+        expect(view.equals(want.subarray(a, b))).toBe(true);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      while (m.stats().inflight > 0) await new Promise((r) => setTimeout(r, 5));
+      const s = m.stats();
+      const touched = Math.min(size, Math.ceil(end / chunk) * chunk) - Math.floor(from / chunk) * chunk;
+      expect(s.faults).toBeLessThan(touched / chunk / 4);
+      // What the reader touched, in whole chunks, plus at most one window beyond it.
+      expect(s.bytesFetched).toBeGreaterThanOrEqual(touched - chunk);
+      expect(s.bytesFetched).toBeLessThanOrEqual(touched + window);
+      await m.close();
+    }
+  });
+
   it("advise('random') turns readahead off: each fault fetches one chunk", async () => {
     const path = writeRandomFile(tmp.dir, 'rnd', 4 * 1024 * 1024);
     const m = await mapFile(path, { chunkSize: chunk, readahead: '8m' });

@@ -190,8 +190,15 @@ export class RegionServer {
     this.ensure(chunk, true).catch(() => {});
     const plan = this.draining ? null : this.readahead?.onFault(chunk);
     if (!plan) return;
-    if (plan.to - plan.from > 1) this.markerCandidates.add(plan.from);
-    for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
+    if (!plan.down) {
+      if (plan.to - plan.from > 1) this.markerCandidates.add(plan.from);
+      for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
+      return;
+    }
+    // Below a reader moving down: the nearest piece first, each queued upwards so that it is one GET.
+    for (let top = plan.to; top > plan.from; top -= plan.piece) {
+      for (let c = Math.max(plan.from, top - plan.piece); c < top; c++) this.prefetchChunk(c, plan.piece);
+    }
   }
 
   /** `piece`: most chunks one GET of this prefetch carries. */
