@@ -4,7 +4,7 @@
 // missing and possible). Orchestrator process, main thread.
 import { spawnSync } from 'node:child_process';
 import type { Group, Row } from './report.js';
-import { fmtMs } from './report.js';
+import { fmtMs } from './format.js';
 
 const COLORS = { self: '#d9480f', peer: '#4263eb', ceiling: '#2b8a3e' } as const;
 const W = 1040;
