@@ -4,6 +4,7 @@
 // chart (crossover.svg, log-log). Pure functions; orchestrator process, main thread.
 import { formatBytes } from '../lib/sizes.js';
 import { sizeLabel } from './catalog.js';
+import { esc, tick, wrap } from './chart.js';
 import { fmtMs, fmtRatio } from './format.js';
 import type { NetworkName } from './network.js';
 import type { Group, Row } from './report.js';
@@ -73,24 +74,27 @@ export function crossoverSection(cs: Crossover[]): string {
   return lines.join('\n').trimEnd();
 }
 
-const W = 760;
+const W = 900;
 const PANEL_H = 300;
 const M = { left: 70, right: 190, top: 40, bottom: 46 };
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Short names for the legend: s3mmap, then the downloads by lanes. */
+function shortLabel(r: Row): string {
+  const lanes = /× (\d+)\)/.exec(r.label)?.[1];
+  return r.role === 'self' ? 's3mmap' : lanes ? `download, ${lanes} lanes` : r.label;
 }
 
 /** One log-log panel per network: s3mmap, each download, the break-even mark. */
 export function crossoverSvg(cs: Crossover[], subtitle: string): string {
   const body: string[] = [];
-  const H = cs.length * PANEL_H + 40;
+  const foot = wrap(subtitle, 150);
+  const H = cs.length * PANEL_H + 30 + foot.length * 14;
   cs.forEach((c, i) => {
     const y0 = 30 + i * PANEL_H;
     const ks = c.points.map((p) => p.k);
     const series = new Map<string, Array<[number, number]>>();
     for (const p of c.points) {
-      for (const r of [p.self, ...p.downloads]) if (r && ms(r)) series.set(r.label, [...(series.get(r.label) ?? []), [p.k, ms(r)!]]);
+      for (const r of [p.self, ...p.downloads]) if (r && ms(r)) series.set(shortLabel(r), [...(series.get(shortLabel(r)) ?? []), [p.k, ms(r)!]]);
     }
     const all = [...series.values()].flat().map(([, t]) => t);
     if (!all.length) return;
@@ -100,19 +104,23 @@ export function crossoverSvg(cs: Crossover[], subtitle: string): string {
     const py = (t: number) => y0 + M.top + (1 - (Math.log10(t) - tLo) / Math.max(1e-9, tHi - tLo)) * (PANEL_H - M.top - M.bottom);
     body.push(`<text x="${M.left}" y="${y0 + 24}" class="g">${esc(`${c.network}, ${sizeLabel(c.objectSize)} object`)}</text>`);
     for (let d = tLo; d <= tHi; d++) {
-      body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(10 ** d)}" y2="${py(10 ** d)}" class="grid"/>`, `<text x="${M.left - 6}" y="${py(10 ** d) + 4}" class="t" text-anchor="end">${esc(fmtMs(10 ** d))}</text>`);
+      body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(10 ** d)}" y2="${py(10 ** d)}" class="grid"/>`, `<text x="${M.left - 6}" y="${py(10 ** d) + 4}" class="t" text-anchor="end">${esc(tick(10 ** d))}</text>`);
     }
     for (const k of ks) body.push(`<text x="${px(k)}" y="${y0 + PANEL_H - M.bottom + 16}" class="t" text-anchor="middle">${k}</text>`);
     body.push(`<text x="${(M.left + W - M.right) / 2}" y="${y0 + PANEL_H - 10}" class="t" text-anchor="middle">records read (k, log scale)</text>`);
     let n = 0;
+    const labels: Array<{ y: number; text: string; color: string }> = [];
     for (const [label, pts] of series) {
-      const self = label.startsWith('s3mmap');
-      const color = self ? '#d9480f' : ['#4263eb', '#748ffc', '#91a7ff'][n++ % 3];
+      const self = label === 's3mmap';
+      const color = self ? '#d9480f' : ['#364fc7', '#5c7cfa', '#91a7ff'][n++ % 3];
       body.push(`<path d="${pts.map(([k, t], j) => `${j ? 'L' : 'M'}${px(k).toFixed(1)} ${py(t).toFixed(1)}`).join('')}" fill="none" stroke="${color}" stroke-width="${self ? 2.5 : 1.5}"/>`);
       for (const [k, t] of pts) body.push(`<circle cx="${px(k).toFixed(1)}" cy="${py(t).toFixed(1)}" r="3" fill="${color}"/>`);
-      const [lk, lt] = pts[pts.length - 1];
-      body.push(`<text x="${px(lk) + 8}" y="${py(lt) + 4}" class="l" fill="${color}">${esc(label)}</text>`);
+      labels.push({ y: py(pts[pts.length - 1][1]) + 4, text: label, color });
     }
+    // Lines that end close together (the downloads) get their labels pushed apart.
+    labels.sort((a, b) => a.y - b.y);
+    for (let j = 1; j < labels.length; j++) labels[j].y = Math.max(labels[j].y, labels[j - 1].y + 13);
+    for (const l of labels) body.push(`<text x="${W - M.right + 10}" y="${l.y.toFixed(1)}" class="l" style="fill:${l.color}">${esc(l.text)}</text>`);
     if (c.breakEven !== undefined) {
       const bx = px(c.breakEven).toFixed(1);
       body.push(`<line x1="${bx}" x2="${bx}" y1="${y0 + M.top}" y2="${y0 + PANEL_H - M.bottom}" stroke="#868e96" stroke-dasharray="4 3"/>`,
@@ -123,9 +131,9 @@ export function crossoverSvg(cs: Crossover[], subtitle: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
     '<style>text{font-family:"DejaVu Sans",Verdana,Arial,sans-serif;fill:#212529}.g{font-size:13px;font-weight:bold}.l{font-size:11px}.t{font-size:10px;fill:#868e96}.grid{stroke:#e9ecef}</style>',
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="12" y="20" style="font-size:15px;font-weight:bold">Time to read k scattered 64 KiB records: mapping vs downloading (log-log, lower is better)</text>`,
+    `<text x="12" y="20" style="font-size:15px;font-weight:bold">k scattered 64 KiB records: mapping vs downloading the object (log-log; lower is better)</text>`,
     ...body,
-    `<text x="12" y="${H - 8}" class="t">${esc(subtitle.slice(0, 170))}</text>`,
+    ...foot.map((line, j) => `<text x="12" y="${cs.length * PANEL_H + 30 + j * 14}" class="t">${esc(line)}</text>`),
     '</svg>', '',
   ].join('\n');
 }

@@ -33,8 +33,8 @@ function judge(target: string, wanted: string, x: number | undefined, bound: num
 const time = (r?: Row) => r?.wallMs?.median;
 
 export function computeTargets(rows: Row[], unavailable: Map<string, string>, network: NetworkName = 's3-standard'): TargetResult[] {
-  const find: Find = (base, system) => rows.find((r) => r.group === groupKey(base, network) && r.system === system && r.status === 'ok');
   const at = (net: NetworkName): Find => (base, system) => rows.find((r) => r.group === groupKey(base, net) && r.system === system && r.status === 'ok');
+  const find = at(network);
   const on = ` on ${network}`;
   const out: TargetResult[] = [];
   const self = (base: string) => find(base, 's3mmap');
