@@ -18,10 +18,13 @@ export interface SystemDef {
   noReadahead?: boolean;
 }
 
-const NETWORK: readonly Workload[] = ['sequential', 'warm', 'random', 'strided', 'parquet', 'map'];
+const NETWORK: readonly Workload[] = ['sequential', 'warm', 'random', 'random4', 'strided', 'parquet', 'map', 'crossover'];
+const without = (...ws: Workload[]) => NETWORK.filter((w) => !ws.includes(w));
+/** A FUSE mount: one file, read as any program would; random4 reads it from 4 threads. */
+const FUSE = without('crossover');
 
 export const DEFAULT_SYSTEMS = [
-  's3mmap', 'get-object', 'parallel', 'ranged', 's3fs', 'rclone', 'geesefs', 'goofys', 'uffd-c', 'memory',
+  's3mmap', 'get-object', 'parallel', 'parallel-16', 'parallel-32', 'ranged', 's3fs', 'rclone', 'mountpoint', 'geesefs', 'goofys', 'uffd-c', 'memory',
   'uffd-c-64k', 'uffd-c-1m', 's3mmap-mem-64k', 's3mmap-mem-1m', 's3mmap-mem-64k-nora', 's3mmap-mem-1m-nora',
   's3mmap-file-64k', 's3mmap-file-1m',
 ];
@@ -29,14 +32,19 @@ export const DEFAULT_SYSTEMS = [
 const FIXED: Record<string, Omit<SystemDef, 'id'>> = {
   s3mmap: { label: 's3mmap', role: 'self', kind: 'node', workloads: NETWORK },
   // Its time to map is a whole download, as for parallel, only slower: left out of 'map' to save minutes.
-  'get-object': { label: 'GetObject → Buffer', role: 'peer', kind: 'node', workloads: NETWORK.filter((w) => w !== 'map') },
-  parallel: { label: 'parallel download (8 MiB × 8)', role: 'peer', kind: 'node', workloads: NETWORK },
+  // A download's random4 or crossover is its download again: the parallel ones stand for it.
+  'get-object': { label: 'GetObject → Buffer', role: 'peer', kind: 'node', workloads: without('map', 'random4', 'crossover') },
+  parallel: { label: 'parallel download (8 MiB × 8)', role: 'peer', kind: 'node', workloads: without('random4') },
+  // More lanes only matter where the download is the whole cost: the scan, and the crossover.
+  'parallel-16': { label: 'parallel download (8 MiB × 16)', role: 'peer', kind: 'node', workloads: ['sequential', 'crossover'] },
+  'parallel-32': { label: 'parallel download (8 MiB × 32)', role: 'peer', kind: 'node', workloads: ['sequential', 'crossover'] },
   // No cache: its warm re-read is the cold read again, at the same cost; left out of 'warm' to save minutes.
-  ranged: { label: 'ranged GET per read', role: 'peer', kind: 'node', workloads: NETWORK.filter((w) => w !== 'warm') },
-  s3fs: { label: 's3fs-fuse', role: 'peer', kind: 'fuse', workloads: NETWORK },
-  rclone: { label: 'rclone mount (vfs full)', role: 'peer', kind: 'fuse', workloads: NETWORK },
-  geesefs: { label: 'geesefs', role: 'peer', kind: 'fuse', workloads: NETWORK },
-  goofys: { label: 'goofys', role: 'peer', kind: 'fuse', workloads: NETWORK },
+  ranged: { label: 'ranged GET per read', role: 'peer', kind: 'node', workloads: without('warm', 'crossover') },
+  s3fs: { label: 's3fs-fuse', role: 'peer', kind: 'fuse', workloads: FUSE },
+  rclone: { label: 'rclone mount (vfs full)', role: 'peer', kind: 'fuse', workloads: FUSE },
+  mountpoint: { label: 'mountpoint-s3', role: 'peer', kind: 'fuse', workloads: FUSE },
+  geesefs: { label: 'geesefs', role: 'peer', kind: 'fuse', workloads: FUSE },
+  goofys: { label: 'goofys', role: 'peer', kind: 'fuse', workloads: FUSE },
   memory: {
     label: 'in-memory Buffer (ceiling)', role: 'ceiling', kind: 'node',
     workloads: ['sequential', 'warm', 'random', 'strided', 'parquet', 'fault-service'],

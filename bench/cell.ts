@@ -2,15 +2,19 @@
 // Opens the object with one system, runs one workload (and the warm re-read
 // after a sequential scan), and prints one line `CELL-RESULT {json}`: wall
 // time, bytes read, checksum, proxy traffic, peak RSS, the system's own stats.
-// Runs on this process's main thread; the orchestrator (bench/run.ts) spawns
-// it after dropping the page cache and checks its checksum.
+// Runs on this process's main thread (random4 adds reader threads,
+// bench/reader-threads.ts); the orchestrator (bench/execute.ts) spawns it
+// after dropping the page cache and checks its checksum.
 import { readFileSync } from 'node:fs';
 import { isMain } from './main-guard.js';
 import { parseArgs } from 'node:util';
 import { readTraffic, trafficDelta, type Traffic } from './control.js';
 import { asyncBuffer, parquetQuery } from './parquet.js';
-import type { CellSpec, Opened, OpenSystem, SystemModule } from './systems/types.js';
-import { plan, runPlan } from './workloads.js';
+import { startReaders } from './reader-threads.js';
+import { loadSystem } from './systems/index.js';
+import type { CellSpec, Opened, SystemModule } from './systems/types.js';
+import { median } from './format.js';
+import { combineChecksums, plan, runPlan, type ReadResult } from './workloads.js';
 
 export interface PhaseResult {
   workload: string;
@@ -22,6 +26,10 @@ export interface PhaseResult {
   firstByteMs?: number;
   /** parquet: rows decoded. */
   rows?: number;
+  /** crossover: records read. */
+  k?: number;
+  /** Timed plans (random, random4, strided): the median read, µs. */
+  readP50Us?: number;
   system?: Record<string, number>;
 }
 
@@ -31,15 +39,6 @@ export interface CellOutput {
   phases: PhaseResult[];
   peakRssBytes: number;
 }
-
-const MODULES: Array<[RegExp, string]> = [
-  [/^s3mmap/, './systems/s3mmap.js'],
-  [/^get-object$/, './systems/get-object.js'],
-  [/^parallel$/, './systems/parallel.js'],
-  [/^ranged$/, './systems/ranged.js'],
-  [/^(s3fs|rclone|goofys|geesefs)$/, './systems/fuse-file.js'],
-  [/^memory$/, './systems/memory.js'],
-];
 
 /** Opening is not part of the measurement for these: the data is generated in-process. */
 function untimedOpen(spec: CellSpec): boolean {
@@ -51,22 +50,48 @@ export function peakRss(): number {
   return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
 }
 
-async function measure(spec: CellSpec, open: OpenSystem): Promise<PhaseResult[]> {
-  const phases: PhaseResult[] = [];
-  const untimed = untimedOpen(spec);
-  let opened: Opened | undefined = untimed ? await open(spec) : undefined;
+const readP50 = (r: ReadResult) => (r.readUs?.length ? median(r.readUs) : undefined);
+
+/** random4: the threads are started and warmed before the clock; the clock covers opening
+ *  (the one shared mapping, or each thread's own) and every thread's reads. */
+async function measureThreads(spec: CellSpec, mod: SystemModule): Promise<PhaseResult[]> {
+  const readers = await startReaders(spec);
+  let opened: Opened | undefined;
   try {
     const before = await readTraffic(spec.controlUrl);
     const t0 = performance.now();
-    opened ??= await open(spec);
+    if (mod.share) opened = await mod.open(spec);
+    const results = await readers.run(opened ? mod.share!(opened) : undefined);
+    const t1 = performance.now();
+    const all = { bytesRead: 0, checksum: combineChecksums(results.map((r) => r.checksum)), readUs: results.flatMap((r) => r.readUs ?? []) };
+    for (const r of results) all.bytesRead += r.bytesRead;
+    return [{
+      workload: 'random4', wallMs: t1 - t0, bytesRead: all.bytesRead, checksum: all.checksum, readP50Us: readP50(all),
+      traffic: trafficDelta(before, await readTraffic(spec.controlUrl)), system: opened?.stats?.(),
+    }];
+  } finally {
+    await readers.close();
+    await opened?.close().catch(() => {});
+  }
+}
+
+async function measure(spec: CellSpec, mod: SystemModule): Promise<PhaseResult[]> {
+  if (spec.workload === 'random4') return measureThreads(spec, mod);
+  const phases: PhaseResult[] = [];
+  const untimed = untimedOpen(spec);
+  let opened: Opened | undefined = untimed ? await mod.open(spec) : undefined;
+  try {
+    const before = await readTraffic(spec.controlUrl);
+    const t0 = performance.now();
+    opened ??= await mod.open(spec);
     const o = opened;
+    const tOpen = performance.now();
     if (spec.workload === 'map') {
-      const tMap = performance.now();
       // Touch the byte: for a mapping, the view alone faults nothing.
       const byte = (await o.reader.read(0, 1))[0];
       const tFirst = performance.now();
       phases.push({
-        workload: 'map', wallMs: tMap - t0, firstByteMs: tFirst - t0, bytesRead: 1, checksum: byte,
+        workload: 'map', wallMs: tOpen - t0, firstByteMs: tFirst - t0, bytesRead: 1, checksum: byte,
         traffic: trafficDelta(before, await readTraffic(spec.controlUrl)), system: o.stats?.(),
       });
       return phases;
@@ -80,16 +105,29 @@ async function measure(spec: CellSpec, open: OpenSystem): Promise<PhaseResult[]>
       });
       return phases;
     }
+    if (spec.workload === 'crossover') {
+      // Each k costs the opening (for a downloader, the whole download) plus its own reads.
+      for (const k of spec.ks ?? []) {
+        const tk = performance.now();
+        const r = await runPlan(o.reader, plan('crossover', spec.size, k));
+        const wallMs = tOpen - t0 + (performance.now() - tk);
+        phases.push({
+          workload: 'crossover', k, wallMs, bytesRead: r.bytesRead, checksum: r.checksum,
+          traffic: trafficDelta(before, await readTraffic(spec.controlUrl)), system: o.stats?.(),
+        });
+      }
+      return phases;
+    }
     const p = plan(spec.workload === 'fault-service' ? 'sequential' : spec.workload, spec.size);
     const r = await runPlan(o.reader, p);
     const t1 = performance.now();
     const mid = await readTraffic(spec.controlUrl);
-    phases.push({ workload: spec.workload, wallMs: t1 - t0, ...r, traffic: trafficDelta(before, mid), system: o.stats?.() });
+    phases.push({ workload: spec.workload, wallMs: t1 - t0, bytesRead: r.bytesRead, checksum: r.checksum, readP50Us: readP50(r), traffic: trafficDelta(before, mid), system: o.stats?.() });
     if (spec.warm) {
       const t2 = performance.now();
       const w = await runPlan(o.reader, p);
       const t3 = performance.now();
-      phases.push({ workload: 'warm', wallMs: t3 - t2, ...w, traffic: trafficDelta(mid, await readTraffic(spec.controlUrl)), system: o.stats?.() });
+      phases.push({ workload: 'warm', wallMs: t3 - t2, bytesRead: w.bytesRead, checksum: w.checksum, traffic: trafficDelta(mid, await readTraffic(spec.controlUrl)), system: o.stats?.() });
     }
     return phases;
   } finally {
@@ -98,12 +136,10 @@ async function measure(spec: CellSpec, open: OpenSystem): Promise<PhaseResult[]>
 }
 
 export async function runCell(spec: CellSpec): Promise<CellOutput> {
-  const entry = MODULES.find(([re]) => re.test(spec.system));
-  if (!entry) return { ok: false, error: `unknown system ${spec.system}`, phases: [], peakRssBytes: 0 };
   try {
-    const mod = (await import(entry[1])) as SystemModule;
+    const mod = await loadSystem(spec.system);
     await mod.warmup?.(spec);
-    const phases = await measure(spec, mod.open);
+    const phases = await measure(spec, mod);
     return { ok: true, phases, peakRssBytes: peakRss() };
   } catch (e) {
     const err = e as Error;

@@ -4,7 +4,7 @@
 // missing and possible). Orchestrator process, main thread.
 import { spawnSync } from 'node:child_process';
 import type { Group, Row } from './report.js';
-import { fmtMs } from './report.js';
+import { fmtMs } from './format.js';
 
 const COLORS = { self: '#d9480f', peer: '#4263eb', ceiling: '#2b8a3e' } as const;
 const W = 1040;
@@ -14,11 +14,11 @@ const BAR = 14;
 const GAP = 5;
 const TITLE = 24;
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function tick(ms: number): string {
+export function tick(ms: number): string {
   if (ms < 1) return `${Math.round(ms * 1000)} µs`;
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${Math.round(ms / 1000)} s`;
@@ -60,11 +60,7 @@ export function chartSvg(groups: Group[], rows: Row[], subtitle: string): string
     y += 8;
   }
   // The machine line, wrapped, under the bottom axis labels.
-  const foot: string[] = [];
-  for (const word of subtitle.split(' ')) {
-    if (!foot.length || (foot[foot.length - 1] + ' ' + word).length > 180) foot.push(word);
-    else foot[foot.length - 1] += ' ' + word;
-  }
+  const foot = wrap(subtitle, 180);
   const H = y + 30 + foot.length * 14;
   const grid: string[] = [];
   for (let d = lo; d <= hi; d++) {
@@ -92,6 +88,16 @@ export function chartSvg(groups: Group[], rows: Row[], subtitle: string): string
     '</svg>',
     '',
   ].join('\n');
+}
+
+/** Text broken into lines of at most `width` characters, at spaces. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    if (!lines.length || (lines[lines.length - 1] + ' ' + word).length > width) lines.push(word);
+    else lines[lines.length - 1] += ' ' + word;
+  }
+  return lines;
 }
 
 /** SVG to PNG with rsvg-convert; returns why not when it cannot. */

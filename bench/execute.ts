@@ -9,6 +9,7 @@ import type { CellOutput } from './cell.js';
 import { prepareServerCache, warmPath, type ServerCache } from './cache.js';
 import { runCeiling } from './ceiling.js';
 import type { FuseSystem, Mounted } from './mounts.js';
+import type { NetworkName } from './network.js';
 import type { Cell } from './plan.js';
 import type { Measurement } from './report.js';
 import { BUCKET, WARMUP_KEY } from './seed.js';
@@ -18,6 +19,8 @@ export interface ExecuteContext {
   /** Where every system talks to S3 (the proxy), without a key. */
   s3: Omit<S3Target, 'key'>;
   controlUrl: string;
+  /** Lays a profile over the proxy's traffic from the next request on. */
+  setNetwork(name: NetworkName, seed: number): Promise<void>;
   minioDataDir: string;
   workDir: string;
   cellJs: string;
@@ -74,10 +77,12 @@ function runNodeCell(cellJs: string, spec: CellSpec, timeoutMs: number): Promise
 /** One cell from mount to unmount; undefined when its mount failed (the system is then unavailable). */
 async function runOne(c: Cell, index: number, ctx: ExecuteContext, noteDrop: (e: string) => void): Promise<{ out: CellOutput; daemonRss?: number } | undefined> {
   const spec: CellSpec = {
-    system: c.def.id, workload: c.workload, warm: c.warm, s3: { ...ctx.s3, key: c.key }, size: c.size, seed: ctx.seed,
+    system: c.def.id, workload: c.workload, warm: c.warm, s3: { ...ctx.s3, key: c.key }, size: c.size, seed: ctx.seed, ks: c.ks,
     path: undefined, localPath: c.localPath, chunkSize: c.def.chunkSize, noReadahead: c.def.noReadahead, controlUrl: ctx.controlUrl, warmupKey: WARMUP_KEY,
   };
   let mounted: Mounted | undefined;
+  // The same first-byte draws for every system of a repetition: none meets a luckier network.
+  await ctx.setNetwork(c.network, c.rep * 7919 + ctx.seed);
   try {
     if (c.def.kind === 'fuse') {
       const { endpoint, region, bucket, credentials } = ctx.s3;
@@ -109,6 +114,7 @@ export async function runCells(cells: Cell[], ctx: ExecuteContext): Promise<Exec
   for (let i = 0; i < runnable.length; i++) {
     const c = runnable[i];
     const tag = `[${i + 1}/${runnable.length}] ${Object.values(c.groups).join('+')} ${c.def.id} rep ${c.rep}`;
+    // A phase's slot in c.groups: its workload, 'warm', or a crossover's `k=N`.
     if (ctx.unavailable.has(c.def.id)) continue; // a mount failed earlier in this run
     const tc = Date.now();
     const ran = await runOne(c, i, ctx, (e) => (done.dropError ??= e));
@@ -128,7 +134,7 @@ export async function runCells(cells: Cell[], ctx: ExecuteContext): Promise<Exec
     }
     const parts: string[] = [];
     for (const ph of out.phases) {
-      const group = ph.workload === 'warm' ? c.groups.warm : c.groups[c.workload];
+      const group = c.groups[ph.workload === 'warm' ? 'warm' : ph.k !== undefined ? `k=${ph.k}` : c.workload];
       if (!group) continue;
       const exp = ctx.expected.get(group);
       const good = exp === ph.checksum;
@@ -136,7 +142,7 @@ export async function runCells(cells: Cell[], ctx: ExecuteContext): Promise<Exec
       done.measurements.push({
         group, workload: ph.workload === 'warm' ? 'warm' : c.workload, system: c.def.id, rep: c.rep, ok: good,
         error: good ? undefined : `checksum mismatch: got ${ph.checksum}, expected ${exp}`,
-        wallMs: ph.wallMs, firstByteMs: ph.firstByteMs, bytesRead: ph.bytesRead, checksum: ph.checksum, expected: exp,
+        wallMs: ph.wallMs, firstByteMs: ph.firstByteMs, readP50Us: ph.readP50Us, bytesRead: ph.bytesRead, checksum: ph.checksum, expected: exp,
         traffic: ph.traffic, stats: ph.system, peakRssBytes: out.peakRssBytes, daemonPeakRssBytes: daemonRss,
       });
       parts.push(`${group} ${(ph.wallMs / 1000).toFixed(3)} s${good ? '' : ' CHECKSUM MISMATCH'}`);

@@ -1,4 +1,4 @@
-// FUSE peers (s3fs-fuse, rclone mount, geesefs/goofys): availability, version,
+// FUSE peers (s3fs-fuse, rclone mount, mountpoint-s3, geesefs/goofys): availability, version,
 // and one fresh mount per cell pointed at the counting proxy, unmounted after.
 // Orchestrator process, main thread; each daemon is a child process run in
 // the foreground so its pid (and peak RSS) is known.
@@ -25,7 +25,7 @@ export interface Mounted {
 }
 
 export interface FuseSystem {
-  name: 's3fs' | 'rclone' | 'geesefs' | 'goofys';
+  name: 's3fs' | 'rclone' | 'mountpoint' | 'geesefs' | 'goofys';
   /** undefined when usable, else why not. */
   unavailable(): string | undefined;
   version(): string;
@@ -210,6 +210,35 @@ function goFuse(name: 'geesefs' | 'goofys', gobin: string, root: string): FuseSy
   };
 }
 
+/** mountpoint-s3's `mount-s3`: its binary crate is not on crates.io, so the bench only
+ *  finds one that is there: $S3MMAP_BENCH_MOUNTPOINT_BIN, else `mount-s3` on PATH. */
+export const mountpoint: FuseSystem = {
+  name: 'mountpoint',
+  unavailable: () => {
+    const bin = mountpointBin();
+    if (!bin) return 'no mount-s3 binary: set S3MMAP_BENCH_MOUNTPOINT_BIN or put mount-s3 on PATH (its binary crate is not published on crates.io)';
+    if (!existsSync(bin)) return `S3MMAP_BENCH_MOUNTPOINT_BIN names ${bin}, which does not exist`;
+    return fuseMissing();
+  },
+  version: () => firstLine(mountpointBin()!, ['--version']),
+  async mount(ctx, cell, waitFor) {
+    const dir = join(ctx.workDir, `mnt-${cell}`);
+    // A set throughput target keeps it from asking the EC2 instance metadata service for one.
+    return startDaemon(mountpointBin()!, [
+      ctx.bucket, dir, '--foreground', '--read-only', '--endpoint-url', ctx.endpoint, '--region', ctx.region,
+      '--force-path-style', '--maximum-throughput-gbps', '10',
+    ], daemonEnv({
+      AWS_ACCESS_KEY_ID: ctx.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: ctx.credentials.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }), dir, waitFor, () => {});
+  },
+};
+
+function mountpointBin(): string | undefined {
+  return process.env.S3MMAP_BENCH_MOUNTPOINT_BIN || which('mount-s3');
+}
+
 export function fuseSystems(gobin: string, root: string): FuseSystem[] {
-  return [s3fs, rclone, goFuse('geesefs', gobin, root), goFuse('goofys', gobin, root)];
+  return [s3fs, rclone, mountpoint, goFuse('geesefs', gobin, root), goFuse('goofys', gobin, root)];
 }

@@ -4,7 +4,15 @@
 import { parseArgs } from 'node:util';
 import { parseSize } from '../lib/index.js';
 import { DEFAULT_SYSTEMS, systemDef } from './catalog.js';
+import { isNetworkName, NETWORKS, type NetworkName } from './network.js';
 import { WORKLOADS, type Workload } from './workloads.js';
+
+/** Cells on one network profile; without workloads/systems, all the run's. */
+export interface NetworkRun {
+  network: NetworkName;
+  workloads?: Workload[];
+  systems?: string[];
+}
 
 export interface BenchOptions {
   quick: boolean;
@@ -14,6 +22,10 @@ export interface BenchOptions {
   size: number;
   parquetSize: number;
   mapSizes: number[];
+  /** Record counts of the crossover workload. */
+  crossoverKs: number[];
+  /** The network profiles, each with the cells it runs. */
+  networks: NetworkRun[];
   reps: number;
   /** Output folder; latest.{json,md,svg,png} go there. */
   out: string;
@@ -43,6 +55,10 @@ OUT/latest.json, latest.md, latest.svg and latest.png.
   --size SIZE          object size for the scan, random and strided workloads (default 1g; quick 64m)
   --parquet-size SIZE  Parquet file size (default 1g; quick 64m)
   --map-sizes LIST     object sizes for time-to-map (default 16m,4g; quick 16m,256m)
+  --crossover-ks LIST  record counts for the crossover (default 1,10,100,1000,3000; quick 1,10,100)
+  --network LIST       network profiles laid over every system's traffic at the proxy:
+                       ${NETWORKS.join(', ')} (default loopback,s3-standard;
+                       quick: loopback, plus s3-standard for strided with s3mmap and ranged only)
   --reps N             repetitions of every measurement (default 3; quick 1)
   --out DIR            output folder (default bench/results; quick bench/tmp/quick)
   --seed N             object seed (default 1)
@@ -66,6 +82,8 @@ export function parseOptions(args: string[], root: string): BenchOptions {
       size: { type: 'string' },
       'parquet-size': { type: 'string' },
       'map-sizes': { type: 'string' },
+      'crossover-ks': { type: 'string' },
+      network: { type: 'string' },
       reps: { type: 'string' },
       out: { type: 'string' },
       seed: { type: 'string' },
@@ -102,6 +120,10 @@ export function parseOptions(args: string[], root: string): BenchOptions {
     throw new Error(`--server-cache must be drop, drop-all or warm, got '${serverCache}'`);
   }
   const out = values.out ?? (quick ? `${root}/bench/tmp/quick` : `${root}/bench/results`);
+  const networks = list(values.network);
+  for (const n of networks) if (!isNetworkName(n)) throw new Error(`unknown network '${n}'; use ${NETWORKS.join(', ')}`);
+  const ks = (values['crossover-ks'] ? list(values['crossover-ks']) : quick ? ['1', '10', '100'] : ['1', '10', '100', '1000', '3000'])
+    .map((v) => int('crossover-ks', v, 1, 1));
   return {
     quick,
     workloads: workloads as Workload[],
@@ -109,6 +131,13 @@ export function parseOptions(args: string[], root: string): BenchOptions {
     size: size('size', values.size, quick ? '64m' : '1g'),
     parquetSize: size('parquet-size', values['parquet-size'], quick ? '64m' : '1g'),
     mapSizes: (values['map-sizes'] ? list(values['map-sizes']) : quick ? ['16m', '256m'] : ['16m', '4g']).map((v) => size('map-sizes', v, v)),
+    crossoverKs: [...new Set(ks)].sort((a, b) => a - b),
+    networks: networks.length
+      ? (networks as NetworkName[]).map((network) => ({ network }))
+      // Quick keeps one emulated-S3 path in every run, so it cannot rot: a few short cells.
+      : quick
+        ? [{ network: 'loopback' }, { network: 's3-standard', workloads: ['strided'], systems: ['s3mmap', 'ranged'] }]
+        : [{ network: 'loopback' }, { network: 's3-standard' }],
     reps: int('reps', values.reps, quick ? 1 : 3, 1),
     out,
     seed: int('seed', values.seed, 1, 0),

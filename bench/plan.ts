@@ -1,28 +1,32 @@
-// Which cells the run measures: systems × workloads × sizes × repetitions from
-// the options, each cell with the result groups its phases land in and the
-// checksum every group expects. Pure planning, no I/O; orchestrator process,
-// main thread.
+// Which cells the run measures: network profiles × workloads × sizes ×
+// repetitions × systems from the options, each cell with the result groups its
+// phases land in and the checksum every group expects. Pure planning, no I/O;
+// orchestrator process, main thread.
 import { sizeLabel, type SystemDef } from './catalog.js';
 import { objectBytes } from './content.js';
-import type { BenchOptions } from './options.js';
+import type { NetworkName } from './network.js';
+import type { BenchOptions, NetworkRun } from './options.js';
 import type { Group } from './report.js';
 import type { Seeded } from './seed.js';
-import { expectedChecksum, plan, WORKLOAD_TITLES, type Workload } from './workloads.js';
+import { combineChecksums, expectedChecksum, plan, RECORD, THREADS, WORKLOAD_TITLES, WORKLOADS, type Workload } from './workloads.js';
 
 /** Systems whose time to map is a whole download. */
 const DOWNLOADERS = new Set(['get-object', 'parallel']);
 /** The report's order of workloads; cells run in it too (map groups by size). */
-const ORDER: Workload[] = ['sequential', 'warm', 'random', 'strided', 'parquet', 'map', 'fault-service'];
+const ORDER: readonly Workload[] = WORKLOADS;
 
 export interface Cell {
   workload: Exclude<Workload, 'warm'>;
-  /** Result groups this cell's phases land in, by phase workload. */
+  network: NetworkName;
+  /** Result groups this cell's phases land in, by phase: the workload, 'warm', or `k=N` (crossover). */
   groups: Partial<Record<string, string>>;
   size: number;
   key: string;
   rep: number;
   def: SystemDef;
   warm: boolean;
+  /** crossover: the record counts this cell reads (all of them after one download; one per s3mmap cell). */
+  ks?: number[];
   localPath?: string;
 }
 
@@ -34,60 +38,97 @@ export interface Planned {
   expected: Map<string, number>;
 }
 
+/** A group's key: the workload's (`map 16 MiB`, `crossover k=10`), then the network unless loopback. */
+export function groupKey(base: string, network: NetworkName): string {
+  return network === 'loopback' ? base : `${base} @ ${network}`;
+}
+
 export function planCells(opts: BenchOptions, defs: SystemDef[], seeded: Seeded): Planned {
-  const want = new Set(opts.workloads);
-  const groups: Group[] = [];
-  const expected = new Map<string, number>();
-  const addGroup = (key: string, workload: Workload, objectSize: number, checksum: number) => {
-    if (groups.some((g) => g.key === key)) return;
-    groups.push({ key, workload, title: `${WORKLOAD_TITLES[workload]}, ${sizeLabel(objectSize)} object`, objectSize });
-    expected.set(key, checksum);
-  };
-  const scanSum = (w: 'sequential' | 'random' | 'strided') => expectedChecksum(plan(w, opts.size), opts.seed).checksum;
-  for (const w of ['sequential', 'warm', 'random', 'strided'] as const) {
-    if (want.has(w)) addGroup(w, w, opts.size, scanSum(w === 'warm' ? 'sequential' : w));
+  const out: Planned = { cells: [], groups: [], expected: new Map() };
+  const ks = opts.crossoverKs.filter((k) => k <= Math.floor(opts.size / RECORD));
+  const sums = new Map<string, number>();
+  for (const run of opts.networks) {
+    // Ceilings and fault service touch no network: measured once, on loopback.
+    const offline = (d: SystemDef) => run.network !== 'loopback' && (d.role === 'ceiling' || d.workloads.every((w) => w === 'fault-service'));
+    planNetwork(opts, run, defs.filter((d) => (!run.systems || run.systems.includes(d.id)) && !offline(d)), seeded, ks, out, sums);
   }
-  if (want.has('parquet')) addGroup('parquet', 'parquet', seeded.parquet!.size, seeded.parquet!.checksum);
-  if (want.has('map')) for (const size of opts.mapSizes) addGroup(`map ${sizeLabel(size)}`, 'map', size, objectBytes(opts.seed, 0, 1)[0]);
-  if (want.has('fault-service')) addGroup('fault-service', 'fault-service', opts.size, scanSum('sequential'));
-  const rank = (g: Group) => ORDER.indexOf(g.workload) * 1e15 + g.objectSize;
-  groups.sort((a, b) => rank(a) - rank(b));
+  const rank = (g: Group) => opts.networks.findIndex((n) => n.network === g.network) * 1e17 + ORDER.indexOf(g.workload) * 1e15 + g.objectSize + (g.k ?? 0);
+  out.groups.sort((a, b) => rank(a) - rank(b));
+  return out;
+}
+
+function planNetwork(
+  opts: BenchOptions, run: NetworkRun, defs: SystemDef[], seeded: Seeded, ks: number[], out: Planned, sums: Map<string, number>,
+): void {
+  const want = new Set(opts.workloads.filter((w) => (!run.workloads || run.workloads.includes(w)) && (w !== 'fault-service' || run.network === 'loopback')));
+  const { network } = run;
+  const addGroup = (base: string, workload: Workload, objectSize: number, checksum: number, k?: number) => {
+    const key = groupKey(base, network);
+    if (out.groups.some((g) => g.key === key)) return key;
+    const title = `${WORKLOAD_TITLES[workload]}${k ? `, k = ${k}` : ''}, ${sizeLabel(objectSize)} object, ${network}`;
+    out.groups.push({ key, workload, title, objectSize, network, k });
+    out.expected.set(key, checksum);
+    return key;
+  };
+  // Generating the object to check against is the slow part: once per plan, whatever the network.
+  const sum = (id: string, p: () => ReturnType<typeof plan>) => {
+    if (!sums.has(id)) sums.set(id, expectedChecksum(p(), opts.seed).checksum);
+    return sums.get(id)!;
+  };
+  const size = opts.size;
+  const groupsOf = (w: Exclude<Workload, 'warm'>, def: SystemDef, objectSize: number): Cell['groups'] => {
+    const does = (x: Workload) => want.has(x) && def.workloads.includes(x);
+    const g: Cell['groups'] = {};
+    switch (w) {
+      case 'sequential':
+        if (does('sequential')) g.sequential = addGroup('sequential', 'sequential', size, sum('sequential', () => plan('sequential', size)));
+        if (does('warm')) g.warm = addGroup('warm', 'warm', size, sum('sequential', () => plan('sequential', size)));
+        break;
+      case 'random4':
+        if (does(w)) g[w] = addGroup(w, w, size, combineChecksums(Array.from({ length: THREADS }, (_, t) => sum(`random4 ${t}`, () => plan('random4', size, t)))));
+        break;
+      case 'crossover':
+        if (does(w)) for (const k of ks) g[`k=${k}`] = addGroup(`crossover k=${k}`, w, size, sum(`k=${k}`, () => plan('crossover', size, k)), k);
+        break;
+      case 'parquet':
+        if (does(w)) g[w] = addGroup(w, w, objectSize, seeded.parquet!.checksum);
+        break;
+      case 'map':
+        if (does(w)) g[w] = addGroup(`map ${sizeLabel(objectSize)}`, w, objectSize, objectBytes(opts.seed, 0, 1)[0]);
+        break;
+      case 'fault-service':
+        if (does(w)) g[w] = addGroup(w, w, size, sum('sequential', () => plan('sequential', size)));
+        break;
+      default:
+        if (does(w)) g[w] = addGroup(w, w, size, sum(w, () => plan(w, size)));
+    }
+    return g;
+  };
 
   // Workload, then repetition, then system, so that drift spreads over all systems.
-  const cells: Cell[] = [];
   for (const w of ORDER) {
     if (w === 'warm') continue; // the sequential cells re-read
-    const runsScan = w === 'sequential' && (want.has('sequential') || want.has('warm'));
-    if (!runsScan && !want.has(w)) continue;
-    const sizes = w === 'map' ? opts.mapSizes : [w === 'parquet' ? seeded.parquet!.size : opts.size];
-    for (const size of sizes) {
+    const sizes = w === 'map' ? opts.mapSizes : [w === 'parquet' ? seeded.parquet?.size ?? 0 : size];
+    for (const objectSize of sizes) {
       for (let rep = 1; rep <= opts.reps; rep++) {
         for (const def of defs) {
-          const groupsOf = groupsFor(w, def, want, size);
-          if (!Object.keys(groupsOf).length) continue;
           // Downloading an object larger than the scan object only restates the sequential table, slowly.
-          if (w === 'map' && DOWNLOADERS.has(def.id) && size > opts.size) continue;
-          const key = w === 'parquet' ? seeded.parquetKey : w === 'map' ? seeded.mapKeys.get(size)! : seeded.mainKey;
-          cells.push({
-            workload: w, groups: groupsOf, size, key, rep, def, warm: groupsOf.warm !== undefined,
+          if (w === 'map' && DOWNLOADERS.has(def.id) && objectSize > size) continue;
+          const groups = groupsOf(w, def, objectSize);
+          if (!Object.keys(groups).length) continue;
+          const key = w === 'parquet' ? seeded.parquetKey : w === 'map' ? seeded.mapKeys.get(objectSize)! : seeded.mainKey;
+          const base = {
+            workload: w, network, groups, size: objectSize, key, rep, def, warm: groups.warm !== undefined,
             localPath: w === 'parquet' ? seeded.parquetLocal : def.id.startsWith('s3mmap-file') ? seeded.mainLocal : undefined,
-          });
+          };
+          // One download serves every k; a mapping must start cold for each, so one process per k.
+          if (w === 'crossover' && def.role === 'self') {
+            for (const k of ks) out.cells.push({ ...base, groups: { [`k=${k}`]: groups[`k=${k}`] }, ks: [k] });
+          } else {
+            out.cells.push({ ...base, ks: w === 'crossover' ? ks : undefined });
+          }
         }
       }
     }
   }
-  return { cells, groups, expected };
-}
-
-/** The groups a cell of `def` on workload `w` fills; none when it does not apply. */
-function groupsFor(w: Exclude<Workload, 'warm'>, def: SystemDef, want: Set<Workload>, size: number): Cell['groups'] {
-  const does = (x: Workload) => want.has(x) && def.workloads.includes(x);
-  const out: Cell['groups'] = {};
-  if (w === 'sequential') {
-    if (does('sequential')) out.sequential = 'sequential';
-    if (does('warm')) out.warm = 'warm';
-  } else if (def.workloads.includes(w)) {
-    out[w] = w === 'map' ? `map ${sizeLabel(size)}` : w;
-  }
-  return out;
 }

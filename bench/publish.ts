@@ -1,5 +1,6 @@
-// Writing the run's results: OUT/latest.{md,svg,png,json} and, for a full run
-// into bench/results, README.md's benchmark section between its markers.
+// Writing the run's results: OUT/latest.{md,svg,png,json}, the crossover chart
+// (crossover.{svg,png}) and, for a full run into bench/results, README.md's
+// benchmark section between its markers.
 // Orchestrator process, main thread, after every cell has run.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -13,6 +14,8 @@ export interface Outputs {
   groups: Group[];
   rows: Row[];
   chartSubtitle: string;
+  /** More charts, by base name (crossover → crossover.svg and .png). */
+  charts: Record<string, string>;
   /** Everything else latest.json carries. */
   json: Record<string, unknown>;
   readme: boolean;
@@ -23,13 +26,19 @@ export interface Outputs {
 export function publish(o: Outputs): string {
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, 'latest.md'), o.md);
-  writeFileSync(join(o.out, 'latest.svg'), chartSvg(o.groups, o.rows, o.chartSubtitle));
+  // The crossover has its own chart: its k groups would crowd this one.
+  const charts = { latest: chartSvg(o.groups.filter((g) => g.workload !== 'crossover'), o.rows, o.chartSubtitle), ...o.charts };
   ensureRsvg(o.log);
-  const pngError = svgToPng(join(o.out, 'latest.svg'), join(o.out, 'latest.png'));
+  let pngError: string | undefined;
+  for (const [name, svg] of Object.entries(charts)) {
+    writeFileSync(join(o.out, `${name}.svg`), svg);
+    pngError ??= svgToPng(join(o.out, `${name}.svg`), join(o.out, `${name}.png`));
+  }
   if (pngError) o.log(`no PNG: ${pngError}`);
   writeFileSync(join(o.out, 'latest.json'), JSON.stringify(o.json, null, 1) + '\n');
   if (o.readme) updateReadme(o.root, o.out, o.md, o.log);
-  return `${relative(o.root, o.out)}/latest.{md,json,svg${pngError ? '' : ',png'}}`;
+  const names = Object.keys(charts).filter((n) => n !== 'latest');
+  return `${relative(o.root, o.out)}/latest.{md,json,svg${pngError ? '' : ',png'}}${names.map((n) => `, ${n}.svg`).join('')}`;
 }
 
 /** Replaces README.md's text between <!-- bench:start --> and <!-- bench:end -->, when both are there. */
@@ -44,7 +53,8 @@ function updateReadme(root: string, out: string, md: string, log: (s: string) =>
   const body = md
     .replace(/^# .*\n/, '')
     .replace(/^(#+) /gm, '$1## ')
-    .replace('](latest.svg)', `](${rel}/latest.svg)`);
+    .replace('](latest.svg)', `](${rel}/latest.svg)`)
+    .replace('](crossover.svg)', `](${rel}/crossover.svg)`);
   writeFileSync(path, `${text.slice(0, start)}<!-- bench:start -->\n${body}\n${text.slice(end)}`);
   log('updated README.md between the bench markers');
 }

@@ -2,8 +2,10 @@
 // s3mmap's ratios against the best peer and the ceiling, and latest.md.
 // Pure functions; orchestrator process, main thread.
 import { formatBytes } from '../lib/index.js';
+import { fmtMs, fmtRate, fmtRatio, median } from './format.js';
 import { ceilingFor, sizeLabel, systemDef, type Role } from './catalog.js';
 import type { Traffic } from './control.js';
+import type { NetworkName } from './network.js';
 import type { Workload } from './workloads.js';
 
 /** One measured phase of one cell (or a failure). */
@@ -16,6 +18,7 @@ export interface Measurement {
   error?: string;
   wallMs?: number;
   firstByteMs?: number;
+  readP50Us?: number;
   bytesRead?: number;
   checksum?: number;
   expected?: number;
@@ -30,6 +33,10 @@ export interface Group {
   workload: Workload;
   title: string;
   objectSize: number;
+  /** The network profile its cells ran on. */
+  network: NetworkName;
+  /** crossover: records read. */
+  k?: number;
 }
 
 interface Spread {
@@ -49,6 +56,8 @@ export interface Row {
   failures: number;
   wallMs?: Spread;
   firstByteMs?: number;
+  /** The median single read of a timed plan (random, random4, strided), µs. */
+  readP50Us?: number;
   bytesRead?: number;
   throughputBps?: number;
   bytesFetched?: number;
@@ -64,12 +73,6 @@ export interface Ratio {
   group: string;
   self: string;
   text: string;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function spread(xs: number[]): Spread {
@@ -107,6 +110,7 @@ export function summarize(groups: Group[], systems: string[], ms: Measurement[],
         failures,
         wallMs: wall,
         firstByteMs: medianOf(good, (m) => m.firstByteMs),
+        readP50Us: medianOf(good, (m) => m.readP50Us),
         bytesRead,
         throughputBps: bytesRead / (wall.median / 1000),
         bytesFetched: medianOf(good, (m) => m.traffic?.bytes),
@@ -122,27 +126,12 @@ export function summarize(groups: Group[], systems: string[], ms: Measurement[],
   return rows;
 }
 
-export function fmtMs(ms: number): string {
-  if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 2)} s`;
-  if (ms >= 10) return `${ms.toFixed(ms >= 100 ? 0 : 1)} ms`;
-  return `${ms.toFixed(ms >= 1 ? 2 : 3)} ms`;
-}
-
-function fmtRatio(x: number): string {
-  if (x >= 100) return `${Math.round(x)}×`;
-  if (x >= 10) return `${x.toFixed(0)}×`;
-  return `${x.toFixed(x >= 1 ? 1 : 2)}×`;
-}
-
-function fmtRate(bps: number): string {
-  return `${formatBytes(Math.round(bps))}/s`;
-}
-
 /** s3mmap's speed against each peer and the ceiling: the peer's median wall
  *  time over s3mmap's, so 2× means s3mmap took half the time. */
 export function ratios(groups: Group[], rows: Row[]): Ratio[] {
   const out: Ratio[] = [];
   for (const g of groups) {
+    if (g.workload === 'crossover') continue; // its own section says it per k
     const inGroup = rows.filter((r) => r.group === g.key && r.status === 'ok');
     const selves = inGroup.filter((r) => r.role === 'self');
     for (const self of selves) {
@@ -158,8 +147,9 @@ export function ratios(groups: Group[], rows: Row[]): Ratio[] {
     }
   }
   // Time to map must not grow with the object: compare the smallest and largest sizes.
-  const maps = groups.filter((g) => g.workload === 'map').sort((a, b) => a.objectSize - b.objectSize);
-  if (maps.length >= 2) {
+  for (const network of new Set(groups.map((g) => g.network))) {
+    const maps = groups.filter((g) => g.workload === 'map' && g.network === network).sort((a, b) => a.objectSize - b.objectSize);
+    if (maps.length < 2) continue;
     const at = (g: Group) => rows.find((r) => r.group === g.key && r.system === 's3mmap' && r.status === 'ok')?.wallMs?.median;
     const small = at(maps[0]);
     const large = at(maps[maps.length - 1]);
@@ -167,17 +157,20 @@ export function ratios(groups: Group[], rows: Row[]): Ratio[] {
       out.push({
         group: 'map',
         self: 's3mmap',
-        text: `**time to map vs size**: ${fmtMs(small)} for ${sizeLabel(maps[0].objectSize)}, ${fmtMs(large)} for ${sizeLabel(maps[maps.length - 1].objectSize)} (${fmtRatio(large / small)} the time for ${fmtRatio(maps[maps.length - 1].objectSize / maps[0].objectSize)} the size)`,
+        text: `**time to map vs size${network === 'loopback' ? '' : ` @ ${network}`}**: ${fmtMs(small)} for ${sizeLabel(maps[0].objectSize)}, ${fmtMs(large)} for ${sizeLabel(maps[maps.length - 1].objectSize)} (${fmtRatio(large / small)} the time for ${fmtRatio(maps[maps.length - 1].objectSize / maps[0].objectSize)} the size)`,
       });
     }
   }
   return out;
 }
 
+/** Workloads whose table shows the median single read. */
+const timed = (g: Group) => g.workload === 'random' || g.workload === 'random4' || g.workload === 'strided';
+
 function cell(r: Row, g: Group): string[] {
   if (r.status !== 'ok') {
     const reason = (r.reason ?? '').split('\n')[0].slice(0, 160).replace(/\|/g, '/');
-    return [`${r.status}: ${reason}`, '', '', '', '', '', ...(g.workload === 'map' ? [''] : [])];
+    return [`${r.status}: ${reason}`, '', '', '', '', '', ...(timed(g) ? [''] : [])];
   }
   const w = r.wallMs!;
   const wall = r.reps > 1 ? `${fmtMs(w.median)} (${fmtMs(w.min)}–${fmtMs(w.max)})` : fmtMs(w.median);
@@ -191,6 +184,7 @@ function cell(r: Row, g: Group): string[] {
   const gets = offline ? '—' : r.gets === undefined ? '' : String(Math.round(r.gets));
   const cols = [wall + failed, g.workload === 'map' ? '' : fmtRate(r.throughputBps!), fetched, gets, fault, rss];
   if (g.workload === 'map') cols.splice(1, 1, r.firstByteMs !== undefined ? fmtMs(r.firstByteMs) : '');
+  if (timed(g)) cols.splice(2, 0, r.readP50Us !== undefined ? fmtMs(r.readP50Us / 1000) : '');
   return cols;
 }
 
@@ -204,6 +198,8 @@ export interface ReportInput {
   notes: string[];
   unavailable: Map<string, string>;
   chart?: string;
+  /** Whole sections (markdown, headed at level 2) placed after the ratios. */
+  sections?: string[];
 }
 
 export function markdown(input: ReportInput, headingLevel = 1): string {
@@ -221,13 +217,15 @@ export function markdown(input: ReportInput, headingLevel = 1): string {
     for (const [id, why] of input.unavailable) lines.push(`- ${systemDef(id)?.label ?? id}: unavailable: ${why.split('\n')[0]}`);
     lines.push('');
   }
+  for (const s of input.sections ?? []) lines.push(s.replace(/^## /gm, `${h(2)} `), '');
   for (const g of input.groups) {
     const rows = input.rows.filter((r) => r.group === g.key);
-    if (!rows.length) continue;
+    if (!rows.length || g.workload === 'crossover') continue;
     lines.push(`${h(2)} ${g.key}: ${g.title}`, '');
     const isMap = g.workload === 'map';
-    lines.push(`| system | wall median (min–max) | ${isMap ? 'first byte' : 'throughput'} | bytes fetched | GETs | fault p50 / p99 | peak RSS |`);
-    lines.push('|---|---|---|---|---|---|---|');
+    const read = timed(g) ? ' read p50 |' : '';
+    lines.push(`| system | wall median (min–max) | ${isMap ? 'first byte' : 'throughput'} |${read} bytes fetched | GETs | fault p50 / p99 | peak RSS |`);
+    lines.push(`|---|---|---|${read ? '---|' : ''}---|---|---|---|`);
     for (const r of rows) lines.push(`| ${r.label} | ${cell(r, g).join(' | ')} |`);
     lines.push('');
   }

@@ -14,8 +14,9 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBucket, findOrBuildMinio, projectRoot, startMinio } from '../lib/dev/minio-server.js';
 import { probeSystems } from './availability.js';
-import { calibrateProxy, type ProxyCost } from './calibrate.js';
+import { calibrateProxy, checkProfile, profileNotes, type ProfileCheck, type ProxyCost } from './calibrate.js';
 import { systemDef } from './catalog.js';
+import { crossovers, crossoverSection, crossoverSvg } from './crossover.js';
 import { runCells, type Executed } from './execute.js';
 import { machineInfo, machineLine, shortMinioVersion } from './machine.js';
 import { isMain } from './main-guard.js';
@@ -25,8 +26,10 @@ import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { planCells, type Planned } from './plan.js';
 import { startProxyThread } from './proxy-thread.js';
 import { publish } from './publish.js';
+import { publishedSection } from './published.js';
 import { markdown, ratios, summarize } from './report.js';
 import { BUCKET, seedObjects } from './seed.js';
+import { computeTargets, targetsSection } from './targets.js';
 
 const REGION = 'us-east-1';
 
@@ -72,6 +75,8 @@ export async function main(args: string[]): Promise<number> {
   let planned: Planned;
   let executed: Executed;
   let proxyCost: ProxyCost;
+  const checks: ProfileCheck[] = [];
+  const networks = opts.networks.map((n) => n.network);
   const notes: string[] = [];
   const onSignal = (sig: string) => {
     log(`interrupted by ${sig}`);
@@ -94,10 +99,15 @@ export async function main(args: string[]): Promise<number> {
     spawnSync('sync'); // nothing of the seeding stays dirty: eviction must be able to drop it
     proxyCost = await calibrateProxy(minio.endpoint, proxy.endpoint, REGION, credentials);
     log(`64 KiB GET p50: ${proxyCost.direct.toFixed(2)} ms to MinIO, ${proxyCost.proxied.toFixed(2)} ms through the counting proxy`);
+    for (const n of networks.filter((x) => x !== 'loopback')) {
+      const c = await checkProfile(n, proxy.setNetwork, proxy.endpoint, REGION, credentials);
+      checks.push(c);
+      log(`${n}: 64 KiB GET p50 ${c.smallP50Ms.toFixed(1)} ms (profile ${c.smallProfileMs.toFixed(1)}), 8 MiB GET ${c.largeMs.toFixed(0)} ms (profile ${c.largeProfileMs.toFixed(0)})`);
+    }
     log(`seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     executed = await runCells(planned.cells, {
-      s3: { endpoint: proxy.endpoint, region: REGION, bucket: BUCKET, credentials }, controlUrl: proxy.controlUrl,
+      s3: { endpoint: proxy.endpoint, region: REGION, bucket: BUCKET, credentials }, controlUrl: proxy.controlUrl, setNetwork: proxy.setNetwork,
       minioDataDir: minio.dataDir, workDir, cellJs: join(fileURLToPath(new URL('.', import.meta.url)), 'cell.js'),
       ceilingBin: avail.ceilingBin, fuse: avail.fuse, unavailable: avail.unavailable, expected: planned.expected,
       serverCache: opts.serverCache, seed: opts.seed, cellTimeoutS: opts.cellTimeoutS, log,
@@ -117,14 +127,23 @@ export async function main(args: string[]): Promise<number> {
   const durationS = (Date.now() - started) / 1000;
   const line = runLine(opts, { started, durationS, loadStart, cores: machine.cores, args });
   notes.unshift(...methodNotes(proxyCost));
+  const targets = computeTargets(rows, avail.unavailable);
+  const cross = crossovers(groups, rows);
+  const sections = [
+    ['## Network profiles', '', 'Laid over every system\'s traffic at the counting proxy, so every system meets the same network; HEADs, LISTs and errors get the first-byte delay too.', '',
+      ...profileNotes(networks, checks).map((n) => `- ${n}`)].join('\n'),
+    targetsSection(targets), crossoverSection(cross), publishedSection(rows, avail.unavailable),
+  ].filter(Boolean);
   const title = opts.quick ? 's3mmap benchmark (quick mode: small objects, one repetition)' : 's3mmap benchmark';
-  const md = markdown({ title, machine: machineLine(machine), runLine: line, groups, rows, ratios: ratioLines, notes, unavailable: avail.unavailable, chart: 'latest.svg' });
+  const md = markdown({ title, machine: machineLine(machine), runLine: line, groups, rows, ratios: ratioLines, notes, unavailable: avail.unavailable, chart: 'latest.svg', sections });
+  const subtitle = `${machineLine(machine)} — ${line}`.replace(/`/g, '');
   const written = publish({
-    root, out: opts.out, md, groups, rows, readme: opts.readme, log,
-    chartSubtitle: `${machineLine(machine)} — ${line}`.replace(/`/g, ''),
+    root, out: opts.out, md, groups, rows, readme: opts.readme, log, chartSubtitle: subtitle,
+    charts: cross.length ? { crossover: crossoverSvg(cross, line.replace(/`/g, '')) } : {},
     json: {
       machine, options: { ...opts, out: relative(root, opts.out) }, startedAt: new Date(started).toISOString(), durationS, proxyCostMs: proxyCost,
-      groups, unavailable: Object.fromEntries(avail.unavailable), rows, ratios: ratioLines.map((r) => r.text), notes, measurements: executed.measurements,
+      profileChecks: checks, groups, unavailable: Object.fromEntries(avail.unavailable), rows, ratios: ratioLines.map((r) => r.text),
+      targets, crossovers: cross.map((c) => ({ network: c.network, breakEven: c.breakEven })), notes, measurements: executed.measurements,
     },
   });
   process.stdout.write(`\n${md}\n`);

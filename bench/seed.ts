@@ -81,6 +81,9 @@ export async function writeGenerated(path: string, size: number, seed: number): 
 export const BUCKET = 'bench';
 /** Opened by every cell before its clock starts (see CellSpec.warmupKey). */
 export const WARMUP_KEY = 'warmup.bin';
+/** GET once per network profile to check its bandwidth (bench/calibrate.ts). */
+export const CALIBRATION_KEY = 'calibrate-8MiB.bin';
+export const CALIBRATION_SIZE = 8 * 1024 * 1024;
 
 /** What was seeded, under which keys, and what the Parquet query must return. */
 export interface Seeded {
@@ -105,11 +108,12 @@ export async function seedObjects(
   admin: S3Client, opts: BenchOptions, defs: SystemDef[], root: string, objectsDir: string, log: (s: string) => void,
 ): Promise<Seeded> {
   const want = new Set<string>(opts.workloads);
-  const scan = ['sequential', 'warm', 'random', 'strided'].some((w) => want.has(w));
+  const scan = ['sequential', 'warm', 'random', 'random4', 'strided', 'crossover'].some((w) => want.has(w));
   const mainKey = `obj-${sizeTag(opts.size)}-s${opts.seed}-${CONTENT_VERSION}.bin`;
   const parquetKey = `table-${sizeTag(opts.parquetSize)}-s${opts.seed}-${CONTENT_VERSION}.parquet`;
   const seeded: Seeded = { mainKey, parquetKey, mapKeys: new Map(), notes: [] };
   await uploadGenerated(admin, BUCKET, WARMUP_KEY, 64 * 1024, opts.seed + 1);
+  if (opts.networks.some((n) => n.network !== 'loopback')) await uploadGenerated(admin, BUCKET, CALIBRATION_KEY, CALIBRATION_SIZE, opts.seed + 2);
   if (scan) {
     log(`seeding ${mainKey} (${formatBytes(opts.size)})`);
     await uploadGenerated(admin, BUCKET, mainKey, opts.size, opts.seed);

@@ -11,16 +11,18 @@ export interface Reader {
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
 }
 
-export const WORKLOADS = ['sequential', 'warm', 'random', 'strided', 'parquet', 'map', 'fault-service'] as const;
+export const WORKLOADS = ['sequential', 'warm', 'random', 'random4', 'strided', 'parquet', 'map', 'crossover', 'fault-service'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export const WORKLOAD_TITLES: Record<Workload, string> = {
   sequential: 'cold sequential scan (one byte of every 4 KiB page, read in 1 MiB blocks)',
   warm: 'warm re-read of what the sequential scan touched (same process)',
   random: 'sparse random: 1,000 reads of 4 KiB at seeded random offsets',
+  random4: 'sparse random from 4 threads: the same 1,000 reads dealt round-robin to 4 threads reading at once',
   strided: 'strided: one 64 KiB read every 16 MiB',
   parquet: 'Parquet: one column of one row group, read with hyparquet',
-  map: 'time to map (open) an object',
+  map: 'time to map (open) an object, and to its first byte',
+  crossover: 'crossover: k scattered 64 KiB records, read one after another',
   'fault-service': 'fault service without a network: sequential scan from a memory or local-file source',
 };
 
@@ -30,15 +32,24 @@ export const RANDOM_LEN = 4096;
 export const RANDOM_SEED = 0x5eed;
 export const STRIDE = 16 * 1024 * 1024;
 export const STRIDE_LEN = 64 * 1024;
+export const THREADS = 4;
+export const RECORD = 64 * 1024;
+export const RECORD_SEED = 0xc055;
 
 export type Fold = 'pages' | 'bytes';
 export interface Plan {
   /** [offset, length] pairs, in order. */
   reads: Array<[number, number]>;
   fold: Fold;
+  /** Time every read, for the per-read latency (where reads are few and the latency is the point). */
+  timed?: boolean;
 }
 
-export function plan(workload: 'sequential' | 'random' | 'strided', size: number): Plan {
+/** Read plans by workload; random4's thread `t` of THREADS, crossover's first `k` records. */
+export function plan(workload: 'sequential' | 'random' | 'strided', size: number): Plan;
+export function plan(workload: 'random4', size: number, thread: number): Plan;
+export function plan(workload: 'crossover', size: number, k: number): Plan;
+export function plan(workload: 'sequential' | 'random' | 'random4' | 'strided' | 'crossover', size: number, arg = 0): Plan {
   const reads: Array<[number, number]> = [];
   switch (workload) {
     case 'sequential':
@@ -48,31 +59,60 @@ export function plan(workload: 'sequential' | 'random' | 'strided', size: number
       const next = rng(RANDOM_SEED);
       const span = Math.max(1, size - RANDOM_LEN + 1);
       for (let i = 0; i < RANDOM_READS; i++) reads.push([Math.floor(next() * span), Math.min(RANDOM_LEN, size)]);
-      return { reads, fold: 'bytes' };
+      return { reads, fold: 'bytes', timed: true };
+    }
+    case 'random4': {
+      const all = plan('random', size);
+      return { ...all, reads: all.reads.filter((_, i) => i % THREADS === arg) };
     }
     case 'strided':
       for (let o = 0; o < size; o += STRIDE) reads.push([o, Math.min(STRIDE_LEN, size - o)]);
+      return { reads, fold: 'bytes', timed: true };
+    case 'crossover': {
+      // The first k of one seeded permutation of the records: each k reads a superset of the smaller ones.
+      const records = Math.floor(size / RECORD);
+      if (arg > records) throw new Error(`crossover: ${arg} records asked of an object of ${records}`);
+      const next = rng(RECORD_SEED);
+      const order = Array.from({ length: records }, (_, i) => i);
+      for (let i = 0; i < arg; i++) {
+        const j = i + Math.floor(next() * (records - i));
+        [order[i], order[j]] = [order[j], order[i]];
+        reads.push([order[i] * RECORD, RECORD]);
+      }
       return { reads, fold: 'bytes' };
+    }
   }
+}
+
+/** One checksum for several threads' plans, in thread order (the order they finish in does not matter). */
+export function combineChecksums(sums: number[]): number {
+  return sums.reduce((h, c) => (Math.imul(h, 31) + c) | 0, 0) >>> 0;
 }
 
 export interface ReadResult {
   bytesRead: number;
   checksum: number;
+  /** Timed plans: each read's time, µs, in order. */
+  readUs?: number[];
 }
 
 export async function runPlan(reader: Reader, p: Plan): Promise<ReadResult> {
   let h = 0;
   let bytesRead = 0;
+  const readUs: number[] | undefined = p.timed ? [] : undefined;
   for (const [offset, length] of p.reads) {
+    const t0 = readUs ? performance.now() : 0;
     const r = reader.read(offset, length);
     const bytes = r instanceof Uint8Array ? r : await r;
+    // The fold touches every byte: for a mapping, that is when the read really happens.
     if (bytes.length !== length) throw new Error(`short read at ${offset}: ${bytes.length} of ${length} bytes`);
     h = p.fold === 'pages' ? foldPages(h, bytes) : foldBytes(h, bytes);
+    readUs?.push((performance.now() - t0) * 1000);
     bytesRead += length;
   }
-  return { bytesRead, checksum: h >>> 0 };
+  return { bytesRead, checksum: h >>> 0, readUs };
 }
+
 
 /** What runPlan must return for the seeded object. */
 export function expectedChecksum(p: Plan, seed: number): ReadResult {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObject } from '../dist/lib/dev/minio-server.js';
+import { median } from '../dist/bench/format.js';
 import { firstByteDraws, PROFILES } from '../dist/bench/network.js';
 import { startProxyThread } from '../dist/bench/proxy-thread.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
@@ -19,7 +20,6 @@ const std = PROFILES['s3-standard'];
 /** Timer and clock granularity: a request may look this much faster than its schedule. */
 const SLACK_MS = 1;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 describe('first-byte draws', () => {
   it('have the stated median, a tail, and a cap', () => {

@@ -1,11 +1,11 @@
 // System 1, s3mmap, read through mapping.buffer; plus its no-network variants
 // for the fault-service comparison with the C ceiling: a memory source
 // (mapBytes) and a local-file source (mapFile) at a given chunk size.
-// Cell process: the mapping lives on the main thread, faults are served by
-// s3mmap's fault worker thread in the same process.
-import { DEFAULTS, mapBytes, mapFile, mapObject, type Mapping } from '../../lib/index.js';
+// Cell process: the mapping lives on the main thread (reader threads attach
+// views of it), faults are served by s3mmap's fault worker thread in the same process.
+import { attach as attachView, DEFAULTS, mapBytes, mapFile, mapObject, type Mapping, type MappingHandle } from '../../lib/index.js';
 import { BLOCK, fillBlocks } from '../content.js';
-import { bufferReader, type CellSpec, type OpenSystem } from './types.js';
+import { bufferReader, type CellSpec, type Opened, type OpenSystem } from './types.js';
 
 function mapFor(spec: CellSpec): Promise<Mapping> {
   const chunkSize = spec.chunkSize ?? DEFAULTS.chunkSize;
@@ -35,9 +35,18 @@ export async function warmup(spec: CellSpec): Promise<void> {
   await m.close();
 }
 
+const mappings = new WeakMap<Opened, Mapping>();
+
+export const share = (o: Opened): MappingHandle => mappings.get(o)!.share();
+
+export const attach = (handle: unknown): Opened => {
+  const view = attachView(handle as MappingHandle);
+  return { reader: bufferReader(view), close: async () => {} };
+};
+
 export const open: OpenSystem = async (spec) => {
   const mapping = await mapFor(spec);
-  return {
+  const opened: Opened = {
     reader: bufferReader(mapping.buffer, mapping.size),
     stats: () => {
       const s = mapping.stats();
@@ -55,4 +64,6 @@ export const open: OpenSystem = async (spec) => {
     },
     close: () => mapping.close(),
   };
+  mappings.set(opened, mapping);
+  return opened;
 };

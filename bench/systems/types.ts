@@ -1,6 +1,6 @@
 // What the cell process (bench/cell.ts, main thread) needs from a system: open
 // the object, read it through a Reader, report the system's own figures, close.
-import type { Reader } from '../workloads.js';
+import type { Reader, Workload } from '../workloads.js';
 
 export interface S3Target {
   /** The counting proxy's URL: every system talks to MinIO through it. */
@@ -14,7 +14,9 @@ export interface S3Target {
 /** Everything a cell needs, passed from the orchestrator as one JSON argument. */
 export interface CellSpec {
   system: string;
-  workload: 'sequential' | 'random' | 'strided' | 'parquet' | 'map' | 'fault-service';
+  workload: Exclude<Workload, 'warm'>;
+  /** crossover: record counts to read, one phase each (a downloader reads them all after one download; s3mmap gets one). */
+  ks?: number[];
   /** sequential only: re-read the same plan afterwards and report it as 'warm'. */
   warm: boolean;
   s3: S3Target;
@@ -50,6 +52,11 @@ export type OpenSystem = (spec: CellSpec) => Promise<Opened>;
 export interface SystemModule {
   open: OpenSystem;
   warmup?(spec: CellSpec): Promise<void>;
+  /** Systems whose opened object other threads can read (s3mmap: mapping.share()); a
+   *  structured-clonable handle. Without it, each reader thread opens the object itself. */
+  share?(opened: Opened): unknown;
+  /** In a reader thread: a Reader over the shared handle. */
+  attach?(handle: unknown): Opened;
 }
 
 /** A Reader over bytes in memory (downloaded, mapped or generated): reads are views. */
