@@ -54,9 +54,9 @@ describe('readahead', () => {
     expect(s.bytesFetched).toBe(size);
     // Once the window is at its cap (4 MiB, topped up by at least a quarter),
     // the reader meets a marker at each top-up instead of running off the end
-    // of what was fetched; only the stream's first faults wait on a fetch.
+    // of what was fetched; only the faults while its window ramps up wait on a fetch.
     expect(s.markerHits).toBeGreaterThanOrEqual((size - 4 * 1024 * 1024) / (4 * 1024 * 1024));
-    expect(s.faults - s.markerHits).toBeLessThanOrEqual(4);
+    expect(s.faults - s.markerHits).toBeLessThanOrEqual(8);
     expect(sha256(m.buffer)).toBe(sha256File(path));
     await m.close();
   });

@@ -191,7 +191,7 @@ export class RegionServer {
     const plan = this.draining ? null : this.readahead?.onFault(chunk);
     if (!plan) return;
     if (!plan.down) {
-      if (plan.to - plan.from > 1) this.markerCandidates.add(plan.from);
+      if (plan.to - plan.frontier > 1) this.markerCandidates.add(plan.frontier);
       for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
       return;
     }
