@@ -5,7 +5,8 @@ import type { Options } from 'yargs';
 import type { S3ClientOptions } from '../lib/s3/options.js';
 import { isHttpEndpoint, shownEndpoint } from '../lib/s3/url.js';
 import type { S3MapOptions } from '../lib/api/map.js';
-import { parseSize } from '../lib/shared/sizes.js';
+import { DEFAULTS } from '../lib/shared/defaults.js';
+import { formatBytes, parseSize } from '../lib/shared/sizes.js';
 import { UsageError } from './errors.js';
 
 export interface GlobalArgs {
@@ -52,17 +53,17 @@ export const globalOptions: Record<string, Options> = {
   profile: { type: 'string', describe: 'Shared config/credentials profile [default: $AWS_PROFILE]' },
   'chunk-size': {
     type: 'string',
-    describe: 'Bytes installed per page fault, a multiple of the page size: 64k, 1m, 8MiB [default: 64k]',
+    describe: `Bytes installed per page fault, a multiple of the page size: 64k, 1m, 8MiB [default: ${formatBytes(DEFAULTS.chunkSize)}]`,
     coerce: sizeOption('--chunk-size'),
   },
   'cache-size': {
     type: 'string',
-    describe: 'Fetched bytes kept to reinstall evicted pages without a GET; 0 disables [default: 64m]',
+    describe: `Fetched bytes kept to reinstall evicted pages without a GET; 0 disables [default: ${formatBytes(DEFAULTS.cacheSize)}]`,
     coerce: sizeOption('--cache-size'),
   },
   readahead: {
     type: 'string',
-    describe: 'Largest readahead window for sequential reads; 0 disables [default: 32m]',
+    describe: `Largest readahead window for sequential reads; 0 disables [default: ${formatBytes(DEFAULTS.readahead)}]`,
     coerce: sizeOption('--readahead'),
   },
   'user-mode-only': {

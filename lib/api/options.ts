@@ -6,21 +6,22 @@ import { DEFAULTS } from '../shared/defaults.js';
 import type { ServeOptions } from '../shared/protocol.js';
 import { parseSize } from '../shared/sizes.js';
 
+/** Defaults: DEFAULTS (lib/shared/defaults.ts), with the figures behind them. */
 export interface MapOptions {
-  /** Install unit: bytes installed per fault. A multiple of the page size. Default 64 KiB. */
+  /** Install unit: bytes installed per fault. A multiple of the page size. */
   chunkSize?: number | string;
   /** Largest single read from the source; sequential streams and readahead
-   *  are fetched in requests this large. Default 8 MiB. */
+   *  are fetched in requests up to this large. */
   fetchSize?: number | string;
   /** Bytes of fetched chunks the worker keeps to reinstall evicted pages
-   *  without a fetch. Default 64 MiB; 0 disables. */
+   *  without a fetch; 0 disables. */
   cacheSize?: number | string;
-  /** Largest readahead window for sequential access. Default 32 MiB; 0 disables. */
+  /** Largest readahead window for sequential access; 0 disables. */
   readahead?: number | string;
-  /** Reads in flight at once. Default 8. */
+  /** Reads in flight at once. */
   concurrency?: number;
   /** Most bytes of the mapping kept resident; older chunks are dropped past
-   *  it and fault back in on the next touch. Default 0: no cap. */
+   *  it and fault back in on the next touch. 0: no cap. */
   residentBudget?: number | string;
   /** Use a UFFD_USER_MODE_ONLY uffd even where full mode is available: kernel
    *  reads of cold pages (fs.write from the Buffer) then fail with EFAULT. */
