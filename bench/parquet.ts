@@ -74,11 +74,14 @@ export async function writeParquet(path: string, size: number, seed: number): Pr
   renameSync(tmp, path);
 }
 
-/** An AsyncBuffer over a Reader: each slice is one read, copied into its own ArrayBuffer. */
+/** An AsyncBuffer over a Reader: each slice is one read, copied into its own
+ *  ArrayBuffer. A slice names its range, as a ranged GET does: a reader that
+ *  can use that (s3mmap's load()) is told it first. */
 export function asyncBuffer(reader: Reader): AsyncBuffer {
   return {
     byteLength: reader.size,
     async slice(start: number, end = reader.size): Promise<ArrayBuffer> {
+      await reader.willRead?.(start, end - start);
       const out = new Uint8Array(end - start);
       const r = reader.read(start, end - start);
       out.set(r instanceof Uint8Array ? r : await r);

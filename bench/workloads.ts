@@ -9,6 +9,9 @@ import { foldBytes, foldPages, objectBytes, rng } from './content.js';
 export interface Reader {
   size: number;
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /** Told a range before a reader that knows it reads it (hyparquet's
+   *  AsyncBuffer.slice): s3mmap fetches it whole, spread over its connections. */
+  willRead?(offset: number, length: number): Promise<void>;
 }
 
 export const WORKLOADS = ['sequential', 'warm', 'random', 'random4', 'strided', 'parquet', 'map', 'crossover', 'fault-service'] as const;

@@ -47,7 +47,7 @@ export const attach = (handle: unknown): Opened => {
 export const open: OpenSystem = async (spec) => {
   const mapping = await mapFor(spec);
   const opened: Opened = {
-    reader: bufferReader(mapping.buffer, mapping.size),
+    reader: { ...bufferReader(mapping.buffer, mapping.size), willRead: (offset, length) => mapping.load(offset, length) },
     stats: () => {
       const s = mapping.stats();
       return {
