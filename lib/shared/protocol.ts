@@ -1,6 +1,7 @@
-// Messages between the main thread (lib/worker-client.ts) and the fault
-// worker (lib/fault-worker.ts). Everything here must survive structured clone.
+// Messages between the caller's thread (lib/api/worker-client.ts) and the
+// fault worker (lib/worker/main.ts). Everything here must survive structured clone.
 import type { SerializedError } from './errors.js';
+import type { UffdOpenMode } from './native.js';
 import type { ServeOptions } from '../worker/region-server.js';
 import type { SourceInfo, SourceSpec } from '../sources/source.js';
 
@@ -14,7 +15,7 @@ export interface MapRequest {
 export interface MapReply {
   info: SourceInfo;
   /** null for an empty object: nothing to map. */
-  region: { id: bigint; mode: number; features: number; length: number } | null;
+  region: { id: bigint; mode: UffdOpenMode; features: number; length: number } | null;
   stats: SharedArrayBuffer;
   /** One byte per chunk, 1 while installed. */
   residency: SharedArrayBuffer;

@@ -47,7 +47,7 @@ interface QueuedFetch {
 
 const FAULT_BATCH = 512;
 const MAX_EAGAIN = 10_000;
-const pageSize = native.probe(false).pageSize;
+const pageSize = native.pageSize;
 
 /** FIFO with O(1) take from the front; entries taken elsewhere are skipped. */
 class FetchQueue {
@@ -138,7 +138,14 @@ export class RegionServer {
    *  when close() is called gets its bytes instead of SIGSEGV. */
   async drain(): Promise<void> {
     this.draining = true;
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending.values()]);
+    // Fault messages queued but not yet polled are waiting faults too.
+    this.onReadable();
+    // Only faulting threads wait here: queued prefetches and load()s end with stop().
+    for (;;) {
+      const faulted = [...this.waiting.keys()].flatMap((c) => this.pending.get(c) ?? []);
+      if (faulted.length === 0) return;
+      await Promise.allSettled(faulted);
+    }
   }
 
   /** Stops serving: no more installs or fetches. The caller then destroys the region. */
