@@ -44,7 +44,7 @@ class FaultWorkerClient {
       // threads parked in faults; the native exit guard needs to know.
       process.on('exit', (code) => native.setExiting(typeof code === 'number' ? code : 0));
     }
-    const worker = new Worker(new URL('../worker/main.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false });
+    const worker = new Worker(new URL('../worker/main.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false, execArgv: workerExecArgv() });
     worker.unref();
     worker.on('message', (msg: FromWorker) => this.onMessage(worker, msg));
     worker.on('error', (err) => this.onDeath(worker, err));
@@ -77,6 +77,19 @@ class FaultWorkerClient {
     this.faultHandlers.clear();
     process.emitWarning(`s3mmap: ${err.message}; its mappings were unmapped`);
   }
+}
+
+/** The parent's options minus --input-type, which a worker started from a
+ *  file refuses (ERR_INPUT_TYPE_NOT_ALLOWED): `node --input-type=module -e`
+ *  would otherwise have no fault worker. */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const a = process.execArgv[i];
+    if (a === '--input-type') i++;
+    else if (!a.startsWith('--input-type=')) out.push(a);
+  }
+  return out;
 }
 
 export const faultWorker = new FaultWorkerClient();
