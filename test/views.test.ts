@@ -188,3 +188,18 @@ describe('objects larger than one Buffer', () => {
     expect(o.afterClose).toEqual({ view: 0, buffer: 0 });
   });
 });
+
+describe('the fault worker and the parent process options', () => {
+  it('a program run as `node --input-type=module -e` maps (the fault worker does not inherit --input-type)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const lib = new URL('../dist/lib/index.js', import.meta.url).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      const { mapBytes } = await import(${JSON.stringify(lib)});
+      const m = await mapBytes(Buffer.from('bytes from -e'));
+      console.log(m.buffer.toString());
+      await m.close();
+    `], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('bytes from -e');
+  });
+});
