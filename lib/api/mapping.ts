@@ -2,7 +2,7 @@
 // it, view()), stats, load and prefetch, close. Lives on the thread that
 // mapped it (normally the main thread, which may itself block in faults:
 // nothing here serves one).
-import { maxBufferLength, native } from '../shared/native.js';
+import { maxBufferLength, native, UffdOpenMode } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
 import type { MapReply } from '../shared/protocol.js';
 import { formatBytes } from '../shared/sizes.js';
@@ -70,7 +70,7 @@ export class Mapping {
     this.#stats = reply.stats;
     this.#residency = new Uint8Array(reply.residency);
     this.#id = reply.region?.id ?? null;
-    this.mode = modeName(reply.region?.mode ?? 0);
+    this.mode = modeName(reply.region?.mode ?? UffdOpenMode.syscall);
     if (this.#id === null) {
       this.#buffer = Buffer.alloc(0);
       return;
