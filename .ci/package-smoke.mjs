@@ -40,6 +40,10 @@ try {
   }
   if (!existsSync(join(root, 'build', 'Release', 's3mmap_native.node'))) throw new Error('package-smoke: the install script did not build the addon');
   const nodedir = /"nodedir": "([^"]*)"/.exec(readFileSync(join(root, 'build', 'config.gypi'), 'utf8'))?.[1];
+  const own = resolve(process.execPath, '..', '..');
+  if (existsSync(join(own, 'include', 'node', 'node_api.h')) && nodedir !== own) {
+    throw new Error(`package-smoke: the addon was built against the headers in ${nodedir}, not this Node's (${own})`);
+  }
   say(`the install script built the addon against the headers in ${nodedir}`);
 
   // An object whose bytes are known: 3 MiB and a bit, seeded.
