@@ -66,13 +66,12 @@ int RawOpen(bool user_mode_only, UffdMode* mode, const char** failed_call) {
   return fd;
 }
 
-int Handshake(int fd, uint64_t want, uint64_t* features, uint64_t* ioctls) {
+int Handshake(int fd, uint64_t want, uint64_t* features) {
   struct uffdio_api api = {};
   api.api = UFFD_API;
   api.features = want;
   if (ioctl(fd, UFFDIO_API, &api) < 0) return -errno;
   *features = api.features;
-  *ioctls = api.ioctls;
   return 0;
 }
 
@@ -87,8 +86,7 @@ int ProbeFeatures(bool user_mode_only, uint64_t* features, UffdMode* mode) {
   const char* failed = nullptr;
   int fd = RawOpen(user_mode_only, mode, &failed);
   if (fd < 0) return fd;
-  uint64_t ioctls = 0;
-  int r = Handshake(fd, 0, features, &ioctls);
+  int r = Handshake(fd, 0, features);
   close(fd);
   return r;
 }
@@ -103,7 +101,7 @@ int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** f
   }
   int fd = RawOpen(user_mode_only, &out->mode, failed_call);
   if (fd < 0) return fd;
-  r = Handshake(fd, want & supported, &out->features, &out->ioctls);
+  r = Handshake(fd, want & supported, &out->features);
   if (r < 0) {
     close(fd);
     *failed_call = "ioctl(UFFDIO_API)";
@@ -162,17 +160,6 @@ int Wake(int uffd, uintptr_t start, size_t len) {
   return ioctl(uffd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
 }
 
-long ZeroPage(int uffd, uintptr_t start, size_t len, bool dontwake) {
-  struct uffdio_zeropage z = {};
-  z.range.start = start;
-  z.range.len = len;
-  z.mode = dontwake ? UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0;
-  if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) == 0) return static_cast<long>(z.zeropage);
-  int e = errno;
-  if (z.zeropage > 0) return static_cast<long>(z.zeropage);
-  return -e;
-}
-
 long Poison(int uffd, uintptr_t start, size_t len, bool dontwake) {
   struct uffdio_poison p = {};
   p.range.start = start;
@@ -182,11 +169,6 @@ long Poison(int uffd, uintptr_t start, size_t len, bool dontwake) {
   int e = errno;
   if (p.updated > 0) return static_cast<long>(p.updated);
   return -e;
-}
-
-int Unregister(int uffd, uintptr_t start, size_t len) {
-  struct uffdio_range r = {start, len};
-  return ioctl(uffd, UFFDIO_UNREGISTER, &r) < 0 ? -errno : 0;
 }
 
 int Drop(uintptr_t start, size_t len) {

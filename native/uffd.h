@@ -1,6 +1,6 @@
-// Thin wrappers over the userfaultfd and mmap syscalls. No policy, no Node:
+// The userfaultfd and mmap syscalls, thinly wrapped. No policy, no Node:
 // every function returns a result or -errno and leaves decisions to the
-// TypeScript side. Called from whichever thread calls the addon.
+// TypeScript side. Runs on whichever thread calls the addon.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +14,6 @@ struct UffdHandle {
   int fd = -1;
   UffdMode mode = kModeSyscall;
   uint64_t features = 0;  // features enabled on this fd
-  uint64_t ioctls = 0;    // UFFDIO_API ioctls mask
 };
 
 // Features the kernel offers (UFFDIO_API with features=0 on a throwaway fd),
@@ -36,9 +35,7 @@ int Unmap(void* addr, size_t len);
 // UFFDIO_COPY. Returns bytes copied (> 0), or -errno with nothing copied.
 long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake);
 int Wake(int uffd, uintptr_t start, size_t len);
-long ZeroPage(int uffd, uintptr_t start, size_t len, bool dontwake);
 long Poison(int uffd, uintptr_t start, size_t len, bool dontwake);
-int Unregister(int uffd, uintptr_t start, size_t len);
 // MADV_DONTNEED: the next touch faults again.
 int Drop(uintptr_t start, size_t len);
 

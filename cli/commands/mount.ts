@@ -1,8 +1,10 @@
 // `s3mmap mount`: the object as memory for a script or a person. Maps it,
 // then runs a module's default export with the Buffer and the mapping
 // (--exec), or opens a REPL with `buf` and `mapping` bound; on the way out it
-// says what was fetched against the object's size. Main thread: the script
-// and the REPL read the Buffer here and block in faults the fault worker serves.
+// says what was fetched against the object's size. An object longer than one
+// Buffer (over 4 GiB on Node 20) has no whole `buf`: it is null, and windows
+// come from mapping.view(). Main thread: the script and the REPL read the
+// Buffer here and block in faults the fault worker serves.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,7 +28,7 @@ interface MountArgs extends GlobalArgs {
   '--'?: (string | number)[];
 }
 
-type ScriptMain = (buf: Buffer, mapping: Mapping, args: string[]) => unknown;
+type ScriptMain = (buf: Buffer | null, mapping: Mapping, args: string[]) => unknown;
 
 export const mountCommand: CommandModule<GlobalArgs, MountArgs> = {
   command: 'mount <url> [args..]',
@@ -35,7 +37,7 @@ export const mountCommand: CommandModule<GlobalArgs, MountArgs> = {
     y
       // Words after `--` reach the script as typed, options included.
       .parserConfiguration({ 'populate--': true })
-      .usage(`Usage: ${usage}\n\nMap an object as memory. With --exec, run the module's default export,\n\n  export default async function (buf, mapping, args) { ... }\n\nwithout it, open a Node REPL with \`buf\` (the object's Buffer) and \`mapping\` bound. On exit, print to stderr what was fetched (GETs, bytes, faults, fault latency) against the object's size.`)
+      .usage(`Usage: ${usage}\n\nMap an object as memory. With --exec, run the module's default export,\n\n  export default async function (buf, mapping, args) { ... }\n\nwithout it, open a Node REPL with \`buf\` (the object's Buffer) and \`mapping\` bound. For an object longer than one Buffer (over 4 GiB on Node 20) \`buf\` is null: mapping.view(offset, length) gives a Buffer over any window. On exit, print to stderr what was fetched (GETs, bytes, faults, fault latency) against the object's size.`)
       .positional('url', { type: 'string', describe: 'The object, s3://bucket/key', demandOption: true })
       .positional('args', { type: 'string', array: true, describe: "Arguments for the script (after '--')" })
       .option('exec', { type: 'string', alias: 'e', requiresArg: true, describe: 'An ES module whose default export gets (buf, mapping, args)' })
@@ -52,10 +54,11 @@ export const mountCommand: CommandModule<GlobalArgs, MountArgs> = {
     // Loaded before mapping: a script that does not compile costs no request.
     const main = script === undefined ? undefined : await loadScript(script);
     const mapping = await mapObject(loc, mapOptions(argv));
+    const buf = wholeBuffer(mapping, argv.url);
     let failure: unknown;
     try {
-      if (main) await runScript(main, script!, mapping, args);
-      else await runRepl(argv.url, mapping);
+      if (main) await runScript(main, script!, buf, mapping, args);
+      else await runRepl(argv.url, buf, mapping);
     } catch (e) {
       failure = e;
     }
@@ -70,6 +73,17 @@ export const mountCommand: CommandModule<GlobalArgs, MountArgs> = {
     if (failure !== undefined) throw failure;
   },
 };
+
+/** The whole object's Buffer, or null (said once on stderr) where one Buffer cannot hold it. */
+function wholeBuffer(mapping: Mapping, url: string): Buffer | null {
+  try {
+    return mapping.buffer;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_BUFFER_TOO_LARGE') throw e;
+    err(`s3mmap: ${url} is ${formatBytes(mapping.size)}, more than one Buffer holds in Node.js ${process.version}: \`buf\` is null; mapping.view(offset, length) gives a Buffer over any window (Node.js 22 or later holds it whole)`);
+    return null;
+  }
+}
 
 function shown(path: string): string {
   return path.startsWith(process.cwd() + '/') ? path.slice(process.cwd().length + 1) : path;
@@ -88,23 +102,23 @@ async function loadScript(path: string): Promise<ScriptMain> {
   return mod.default as ScriptMain;
 }
 
-async function runScript(main: ScriptMain, path: string, mapping: Mapping, args: string[]): Promise<void> {
+async function runScript(main: ScriptMain, path: string, buf: Buffer | null, mapping: Mapping, args: string[]): Promise<void> {
   try {
-    await main(mapping.buffer, mapping, args);
+    await main(buf, mapping, args);
   } catch (e) {
     const msg = e instanceof Error ? e.message.replace(/^s3mmap: /, '') : String(e);
     throw new S3MmapError((e as { code?: string })?.code ?? 'ScriptError', `s3mmap: ${shown(path)} failed: ${msg}`, { cause: e });
   }
 }
 
-async function runRepl(url: string, mapping: Mapping): Promise<void> {
+async function runRepl(url: string, buf: Buffer | null, mapping: Mapping): Promise<void> {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  err(`s3mmap: ${url} (${formatBytes(mapping.size)}, ETag ${mapping.version}) is mapped: \`buf\` is its Buffer, \`mapping\` the Mapping; .stats shows what was fetched, .exit or Ctrl-D leaves`);
+  err(`s3mmap: ${url} (${formatBytes(mapping.size)}, ETag ${mapping.version}) is mapped: ${buf ? '`buf` is its Buffer' : '`buf` is null, `mapping.view(offset, length)` gives windows'}, \`mapping\` the Mapping; .stats shows what was fetched, .exit or Ctrl-D leaves`);
   // No preview: it evaluates as you type, and `buf.toString()` half typed
   // would fault in the whole object before you press Enter.
   const server = repl.start({ prompt: 's3mmap> ', terminal, useColors: terminal, preview: false });
   // Bound read-only: a reassigned `buf` would be a confusing way to lose the mapping.
-  for (const [name, value] of [['buf', mapping.buffer], ['mapping', mapping]] as const) {
+  for (const [name, value] of [['buf', buf], ['mapping', mapping]] as const) {
     Object.defineProperty(server.context, name, { value, writable: false, enumerable: true, configurable: true });
   }
   server.defineCommand('stats', {

@@ -1,10 +1,12 @@
 // `s3mmap stat`: what mapping an object would mean, without mapping it: its
 // size and ETag (one HEAD, through the same S3 source the fault worker uses,
 // so errors read the same as cat's and mount's), the chunk plan the options
-// give, and the userfaultfd this machine offers. Main thread.
+// give, whether one Buffer can hold it on this Node, and the userfaultfd this
+// machine offers. Main thread.
 import type { Argv, CommandModule } from 'yargs';
 import { resolveOptions } from '../../lib/api/options.js';
 import { DEFAULTS } from '../../lib/shared/defaults.js';
+import { maxBufferLength } from '../../lib/shared/native.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
 import { clientOptions, mapOptions, type GlobalArgs } from '../options.js';
@@ -59,6 +61,8 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         cacheSize: opts.cacheSize,
         concurrency: opts.concurrency ?? DEFAULTS.concurrency,
       },
+      // Node 20 is past its end of life (April 2026) and holds 4 GiB per Buffer: say what that means here.
+      node: { version: process.version, endOfLife: nodeMajor() < 22, maxBufferLength, wholeBuffer: info.size <= maxBufferLength },
       uffd,
     };
     if (argv.json) return json(report);
@@ -82,11 +86,26 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
       ], w),
+      ...section('node', nodePairs(report.node, info.size), w),
       ...section('userfaultfd', uffdPairs(uffd), w),
     ];
     for (const l of lines) out(l);
   },
 };
+
+function nodeMajor(): number {
+  return Number(process.versions.node.split('.')[0]);
+}
+
+function nodePairs(n: { version: string; endOfLife: boolean; wholeBuffer: boolean }, size: number): [string, string][] {
+  const version = n.endOfLife
+    ? `${n.version}: past its end of life (April 2026); s3mmap still runs on it, Node.js 22, 24 or 26 are current`
+    : n.version;
+  const buffer = n.wholeBuffer
+    ? `mapping.buffer is the whole object (one Buffer holds up to ${formatBytes(maxBufferLength)} here)`
+    : `${formatBytes(size)} is more than one Buffer holds here (${formatBytes(maxBufferLength)}): read it through mapping.view(offset, length), or use Node.js 22 or later`;
+  return [['version', version], ['buffer', buffer]];
+}
 
 function uffdPairs(u: UffdInfo): [string, string][] {
   if (!u.available) return [['mode', `unavailable (${u.code})`], ['remedy', u.reason ?? '']];

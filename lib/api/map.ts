@@ -63,7 +63,7 @@ export async function mapSource(spec: SourceSpec, options: MapOptions = {}, labe
   requireUffd(opts.userModeOnly);
   const { userModeOnly, ...serve } = opts;
   const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
-  return new Mapping(reply, serve.chunkSize);
+  return new Mapping(reply, serve.chunkSize, label);
 }
 
 function describe(spec: SourceSpec): string {

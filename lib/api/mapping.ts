@@ -1,9 +1,11 @@
-// A mapped object as the caller sees it: the Buffer view, stats, load and
-// prefetch, close. Lives on the thread that mapped it (normally the main
-// thread, which may itself block in faults: nothing here serves one).
-import { native } from '../shared/native.js';
+// A mapped object as the caller sees it: the Buffer over it (or windows of
+// it, view()), stats, load and prefetch, close. Lives on the thread that
+// mapped it (normally the main thread, which may itself block in faults:
+// nothing here serves one).
+import { maxBufferLength, native, UffdOpenMode } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
 import type { MapReply, ReadaheadMode } from '../shared/protocol.js';
+import { formatBytes } from '../shared/sizes.js';
 import { readStats, type MappingStats } from '../shared/stats.js';
 import type { SourceInfo } from '../sources/source.js';
 import { modeName, type UffdMode } from './uffd-info.js';
@@ -20,8 +22,21 @@ export type Advice = ReadaheadMode | 'willneed';
 const dispose: symbol = (Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
 
 // Clears the worker client's routing entry of a mapping that was collected
-// without close(); the region itself is unmapped by the view's finalizer.
+// without close(); the region itself is unmapped once its last view goes.
 const collected = new FinalizationRegistry<bigint>((id) => faultWorker.forget(id));
+
+// Forgets a view() window once it is collected (its hold ended natively).
+const windowGone = new FinalizationRegistry<{ windows: Set<WeakRef<ArrayBuffer>>; ref: WeakRef<ArrayBuffer> }>(
+  ({ windows, ref }) => windows.delete(ref),
+);
+
+/** The error for a Buffer longer than this Node allows, with the way out. */
+function tooLarge(what: string, length: number, remedy: string): S3MmapError {
+  return new S3MmapError(
+    'ERR_BUFFER_TOO_LARGE',
+    `s3mmap: ${what} is ${formatBytes(length)} (${length} bytes), more than one Buffer holds in Node.js ${process.version} (${formatBytes(maxBufferLength)}); ${remedy}, or run Node.js 22 or later, where one Buffer holds up to 8 PiB`,
+  );
+}
 
 export class Mapping {
   readonly size: number;
@@ -33,17 +48,21 @@ export class Mapping {
   readonly mode: UffdMode;
   /** Errors met while serving faults, newest last (at most 16). */
   readonly errors: Error[] = [];
-  #buffer: Buffer;
-  #arrayBuffer: ArrayBuffer | null;
+  readonly #label: string;
+  /** The whole object, when one Buffer can hold it. */
+  #buffer: Buffer | null;
+  /** The view holding the region for this Mapping: #buffer's, or the first page's. */
+  #anchor: ArrayBuffer | null = null;
+  /** Views made by view() when #buffer cannot exist; released by close(). */
+  readonly #windows = new Set<WeakRef<ArrayBuffer>>();
   #id: bigint | null;
   #stats: SharedArrayBuffer;
   #residency: Uint8Array;
   #closed = false;
-  /** share() was called: other threads may hold views of the region. */
-  #shared = false;
 
   /** @internal use mapSource(), mapFile(), mapObject() */
-  constructor(reply: MapReply, chunkSize: number) {
+  constructor(reply: MapReply, chunkSize: number, label: string) {
+    this.#label = label;
     this.info = reply.info;
     this.size = reply.info.size;
     this.version = reply.info.version;
@@ -51,20 +70,21 @@ export class Mapping {
     this.#stats = reply.stats;
     this.#residency = new Uint8Array(reply.residency);
     this.#id = reply.region?.id ?? null;
-    this.mode = modeName(reply.region?.mode ?? 0);
+    this.mode = modeName(reply.region?.mode ?? UffdOpenMode.syscall);
     if (this.#id === null) {
-      this.#arrayBuffer = null;
       this.#buffer = Buffer.alloc(0);
       return;
     }
     const id = this.#id;
+    const whole = this.size <= maxBufferLength;
     try {
-      this.#arrayBuffer = native.view(id);
+      this.#anchor = native.view(id, 0, whole ? this.size : Math.min(this.size, native.pageSize));
     } catch (err) {
+      // Nobody holds the region: unmapped, the fault worker retires it.
       native.unmap(id);
       throw err;
     }
-    this.#buffer = Buffer.from(this.#arrayBuffer, 0, this.size);
+    this.#buffer = whole ? Buffer.from(this.#anchor) : null;
     const errors = this.errors;
     faultWorker.onFaultError(id, (err) => {
       errors.push(err);
@@ -73,9 +93,32 @@ export class Mapping {
     collected.register(this, id);
   }
 
-  /** The object's bytes. Reading a cold page blocks the reading thread until it is fetched. */
+  /** The object's bytes. Reading a cold page blocks the reading thread until
+   *  it is fetched. Throws ERR_BUFFER_TOO_LARGE for an object longer than one
+   *  Buffer can be (over 4 GiB on Node 20): read it through view(). */
   get buffer(): Buffer {
-    return this.#buffer;
+    if (this.#buffer) return this.#buffer;
+    if (this.#closed) return Buffer.alloc(0);
+    throw tooLarge(this.#label, this.size, 'read it through mapping.view(offset, length)');
+  }
+
+  /** A zero-copy Buffer over bytes [offset, offset+length): a window of
+   *  `buffer`, or, for an object one Buffer cannot hold, a view of its own
+   *  (any window up to buffer.constants.MAX_LENGTH). Like `buffer`, it is the
+   *  Mapping's: close() detaches it (length 0). Other threads use attach(). */
+  view(offset = 0, length = this.size - offset): Buffer {
+    this.#check(offset, length);
+    const id = this.#live();
+    if (length === 0 || id === null) return Buffer.alloc(0);
+    if (this.#buffer) return this.#buffer.subarray(offset, offset + length);
+    if (length > maxBufferLength) {
+      throw tooLarge(`a view of ${this.#label}`, length, `ask for at most ${maxBufferLength} bytes at a time`);
+    }
+    const ab = native.view(id, offset, length);
+    const ref = new WeakRef(ab);
+    this.#windows.add(ref);
+    windowGone.register(ab, { windows: this.#windows, ref });
+    return Buffer.from(ab);
   }
 
   get closed(): boolean {
@@ -136,47 +179,57 @@ export class Mapping {
         `s3mmap: bytes ${offset}-${offset + length - 1} are not resident and this mapping is user-mode-only, so the kernel cannot fault them in (fs.write and sockets fail with EFAULT); await mapping.load(${offset}, ${length}) first`,
       );
     }
-    return this.#buffer.subarray(offset, offset + length);
+    return this.view(offset, length);
   }
 
   /** A handle another thread passes to attach() to get its own Buffer view. */
   share(): MappingHandle {
     const id = this.#live();
     if (id === null) throw new S3MmapError('ERR_CLOSED', 's3mmap: the mapping is closed or empty; nothing to share');
-    this.#shared = true;
     return { id, size: this.size };
   }
 
-  /** Detaches the Buffer (its length becomes 0), lets the faults already
-   *  waiting on the mapping finish (threads blocked in a read get their
-   *  bytes), then unmaps it and stops serving it.
+  /** Detaches `buffer` and every Buffer view() made (their length becomes 0),
+   *  lets the faults already waiting on the mapping finish (threads blocked in
+   *  a read get their bytes), then releases them: the region is unmapped and
+   *  no longer served.
    *
-   *  Once share() was called, views made with attach() in other threads keep
-   *  the region mapped and served until the last of them is collected (then
-   *  it is unmapped, as for a mapping that is garbage-collected): a thread
-   *  woken from a fault may still be copying when the faults are all served,
-   *  and unmapping under it would end the process with SIGSEGV. */
+   *  Views made with attach() in other threads keep the region mapped and
+   *  served until the last of them is collected (then it is unmapped, as for a
+   *  mapping that is garbage-collected): a thread woken from a fault may still
+   *  be copying when the faults are all served, and unmapping under it would
+   *  end the process with SIGSEGV. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const id = this.#id;
-    if (this.#arrayBuffer) native.detach(this.#arrayBuffer);
-    this.#arrayBuffer = null;
+    const own: ArrayBuffer[] = this.#anchor ? [this.#anchor] : [];
+    for (const ref of this.#windows) {
+      const ab = ref.deref();
+      if (ab) own.push(ab);
+    }
+    this.#windows.clear();
+    this.#anchor = null;
+    // Length 0 at once; each view still holds the region until released below.
+    for (const ab of own) native.detach(ab);
     if (id === null) return;
-    // Other threads' views hold the region (the addon counts them); the last
-    // one's finalizer unmaps it and the fault worker then stops serving it.
-    // Until this Mapping is collected its registry entry keeps routing fault
-    // errors and unmaps the region if the fault worker dies.
-    if (this.#shared) return;
-    collected.unregister(this);
+    let left = -1;
     try {
       await faultWorker.request({ type: 'drain', id }).catch(() => {});
-      // The worker unmaps before it closes the uffd; the unmap below covers a dead worker.
-      await faultWorker.request({ type: 'close', id });
     } finally {
-      native.unmap(id);
-      faultWorker.forget(id);
+      for (const ab of own) {
+        const n = native.release(ab);
+        if (n >= 0) left = n;
+      }
     }
+    // attach() views elsewhere still hold it: until this Mapping is collected,
+    // its routing entry reports fault errors and unmaps it if the worker dies.
+    if (left !== 0) return;
+    collected.unregister(this);
+    faultWorker.forget(id);
+    // Unmapped now; the worker retires it on the released eventfd anyway,
+    // the request makes close() resolve once it has stopped serving it.
+    await faultWorker.request({ type: 'close', id }).catch(() => {});
   }
 
   [dispose](): void {
@@ -202,7 +255,17 @@ export class Mapping {
   }
 }
 
-/** A view of a mapping in another thread (a worker): pass it mapping.share(). */
-export function attach(handle: MappingHandle): Buffer {
-  return Buffer.from(native.view(handle.id), 0, handle.size);
+/** A view of a mapping in another thread (a worker): pass it mapping.share().
+ *  The whole object, or the window [offset, offset+length) of it (the way to
+ *  read an object one Buffer cannot hold). The view keeps the region mapped
+ *  and served until it is collected, even after close(). */
+export function attach(handle: MappingHandle, offset = 0, length = handle.size - offset): Buffer {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > handle.size) {
+    throw new S3MmapError('ERR_OUT_OF_RANGE', `s3mmap: range ${offset}+${length} is outside the object (size ${handle.size})`);
+  }
+  if (length === 0) return Buffer.alloc(0);
+  if (length > maxBufferLength) {
+    throw tooLarge(length === handle.size ? 'the object' : 'the window', length, 'attach a window of it with attach(handle, offset, length)');
+  }
+  return Buffer.from(native.view(handle.id, offset, length));
 }

@@ -38,7 +38,7 @@ function size(name: string, value: number | string | undefined, fallback: number
 }
 
 export function resolveOptions(o: MapOptions, label: string): ServeOptions & { userModeOnly: boolean } {
-  const page = native.probe(false).pageSize;
+  const page = native.pageSize;
   const chunkSize = size('chunk size', o.chunkSize, DEFAULTS.chunkSize);
   if (chunkSize <= 0 || chunkSize % page !== 0) {
     throw new S3MmapError(

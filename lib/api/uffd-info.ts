@@ -3,13 +3,7 @@
 // real uffds.
 import { readFileSync } from 'node:fs';
 import { S3MmapError } from '../shared/errors.js';
-import { native } from '../shared/native.js';
-
-const FEATURE_NAMES = [
-  'PAGEFAULT_FLAG_WP', 'EVENT_FORK', 'EVENT_REMAP', 'EVENT_REMOVE', 'MISSING_HUGETLBFS', 'MISSING_SHMEM',
-  'EVENT_UNMAP', 'SIGBUS', 'THREAD_ID', 'MINOR_HUGETLBFS', 'MINOR_SHMEM', 'EXACT_ADDRESS',
-  'WP_HUGETLBFS_SHMEM', 'WP_UNPOPULATED', 'POISON', 'WP_ASYNC', 'MOVE',
-];
+import { native, UffdFeature, UffdOpenMode } from '../shared/native.js';
 
 export type UffdMode = 'full' | 'user-only';
 
@@ -26,12 +20,18 @@ export interface UffdInfo {
   code?: string;
 }
 
-export function modeName(mode: number): UffdMode {
-  return mode === 2 ? 'user-only' : 'full';
+const VIA = {
+  [UffdOpenMode.syscall]: 'userfaultfd(2)',
+  [UffdOpenMode.device]: '/dev/userfaultfd',
+  [UffdOpenMode.userOnly]: 'UFFD_USER_MODE_ONLY',
+} as const;
+
+export function modeName(mode: UffdOpenMode): UffdMode {
+  return mode === UffdOpenMode.userOnly ? 'user-only' : 'full';
 }
 
 function featureNames(bits: number): string[] {
-  return FEATURE_NAMES.filter((_, i) => Math.floor(bits / 2 ** i) % 2 === 1);
+  return Object.entries(UffdFeature).filter(([, bit]) => Math.floor(bits / bit) % 2 === 1).map(([name]) => name);
 }
 
 function sysctl(): string {
@@ -63,10 +63,10 @@ export function uffdInfo(userModeOnly = false): UffdInfo {
   const p = native.probe(userModeOnly);
   const code = simulated || (p.ok ? undefined : p.code ?? 'EUNKNOWN');
   if (process.platform !== 'linux' || code) {
-    return { available: false, features: [], pageSize: p.pageSize, code: code ?? 'ENOSYS', reason: remedy(code ?? 'ENOSYS') };
+    return { available: false, features: [], pageSize: native.pageSize, code: code ?? 'ENOSYS', reason: remedy(code ?? 'ENOSYS') };
   }
-  const via = (['userfaultfd(2)', '/dev/userfaultfd', 'UFFD_USER_MODE_ONLY'] as const)[p.mode ?? 0];
-  return { available: true, mode: modeName(p.mode ?? 0), via, features: featureNames(p.features ?? 0), pageSize: p.pageSize };
+  const mode = p.mode ?? UffdOpenMode.syscall;
+  return { available: true, mode: modeName(mode), via: VIA[mode], features: featureNames(p.features ?? 0), pageSize: native.pageSize };
 }
 
 /** Throws the remedy when no userfaultfd can be had. */

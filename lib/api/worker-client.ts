@@ -44,7 +44,7 @@ class FaultWorkerClient {
       // threads parked in faults; the native exit guard needs to know.
       process.on('exit', (code) => native.setExiting(typeof code === 'number' ? code : 0));
     }
-    const worker = new Worker(new URL('../worker/main.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false });
+    const worker = new Worker(new URL('../worker/main.js', import.meta.url), { env: SHARE_ENV, stdout: false, stderr: false, execArgv: workerExecArgv() });
     worker.unref();
     worker.on('message', (msg: FromWorker) => this.onMessage(worker, msg));
     worker.on('error', (err) => this.onDeath(worker, err));
@@ -77,6 +77,15 @@ class FaultWorkerClient {
     this.faultHandlers.clear();
     process.emitWarning(`s3mmap: ${err.message}; its mappings were unmapped`);
   }
+}
+
+/** The parent's options are inherited, except under --input-type, which a
+ *  worker started from a file refuses (ERR_INPUT_TYPE_NOT_ALLOWED), so
+ *  `node --input-type=module -e` could not start the fault worker. It runs
+ *  only this library's own files and needs none of them then; naming the
+ *  rest explicitly would fail on per-process flags such as --expose-gc. */
+function workerExecArgv(): string[] | undefined {
+  return process.execArgv.some((a) => a === '--input-type' || a.startsWith('--input-type=')) ? [] : undefined;
 }
 
 export const faultWorker = new FaultWorkerClient();

@@ -1,15 +1,17 @@
-// Loads the native addon (build/Release/s3mmap_native.node) and types it. Used
-// on the main thread (views, close) and in the fault worker (everything else).
-// The addon does syscalls only; the functions on the fault path return bytes
-// or -errno so that policy stays in TypeScript.
+// Loads the native addon (build/Release/s3mmap_native.node), types it, and
+// names the numbers that cross the boundary (uffd modes, feature bits,
+// errnos). Loaded on every thread that uses it: the caller's thread and
+// reader workers (views), the fault worker (everything else). The addon does
+// syscalls only; the functions on the fault path return bytes or -errno so
+// that policy stays in TypeScript.
+import { constants as bufferConstants } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ProbeResult {
   ok: boolean;
-  pageSize: number;
-  mode?: number;
+  mode?: UffdOpenMode;
   features?: number;
   code?: string;
   errno?: number;
@@ -20,41 +22,98 @@ export interface RegionInfo {
   fd: number;
   address: number;
   length: number;
-  /** 0 userfaultfd(2), 1 /dev/userfaultfd, 2 user-mode-only */
-  mode: number;
+  mode: UffdOpenMode;
   features: number;
-  ioctls: number;
 }
 
 export interface NativeAddon {
+  /** sysconf(_SC_PAGESIZE), read at load without opening anything. */
+  readonly pageSize: number;
   probe(userModeOnly: boolean): ProbeResult;
   createRegion(size: number, userModeOnly: boolean, wantFeatures: number): RegionInfo;
-  view(id: bigint): ArrayBuffer;
-  detach(ab: ArrayBuffer): void;
+  /** Force-unmaps a region whatever its views: only for a dead fault worker. */
   unmap(id: bigint): void;
   takeReleased(): bigint[];
   destroyRegion(id: bigint): void;
+  liveRegions(): number;
+  /** The longest ArrayBuffer view() may make; set at load from buffer.constants.MAX_LENGTH. */
+  setViewLimit(maxLength: number): void;
+  /** An ArrayBuffer over bytes [offset, offset+length) of the object. It holds
+   *  the region mapped until release() or until it is collected. Throws a
+   *  RangeError with code EFBIG past the view limit. */
+  view(id: bigint, offset: number, length: number): ArrayBuffer;
+  /** Length 0 now; the view still holds the region until release(). */
+  detach(view: ArrayBuffer): void;
+  /** Detaches and ends the view's hold: views of the region left (0: it was
+   *  unmapped now), or -1 when this view had released it already. */
+  release(view: ArrayBuffer): number;
   copy(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number, dontWake: boolean): number;
   wake(fd: number, start: number, length: number): number;
-  zeropage(fd: number, start: number, length: number, dontWake: boolean): number;
   poison(fd: number, start: number, length: number, dontWake: boolean): number;
   drop(start: number, length: number): number;
-  unregister(fd: number, start: number, length: number): number;
   readFaults(fd: number, out: Float64Array): number;
   /** fd -1 watches the process-wide "region released" eventfd. */
   watch(fd: number, onReadable: (status: number) => void): object;
   unwatch(handle: object): void;
   setExiting(code: number): void;
   armExitGuard(): void;
-  liveRegions(): number;
 }
+
+/** How the addon obtained a uffd (native/uffd.h UffdMode). */
+export const UffdOpenMode = {
+  /** userfaultfd(2), kernel-mode faults served */
+  syscall: 0,
+  /** /dev/userfaultfd, kernel-mode faults served */
+  device: 1,
+  /** UFFD_USER_MODE_ONLY: kernel-mode touches fail with EFAULT */
+  userOnly: 2,
+} as const;
+export type UffdOpenMode = (typeof UffdOpenMode)[keyof typeof UffdOpenMode];
+
+/** UFFD_FEATURE_* bits, in bit order (linux/userfaultfd.h). */
+export const UffdFeature = {
+  PAGEFAULT_FLAG_WP: 2 ** 0,
+  EVENT_FORK: 2 ** 1,
+  EVENT_REMAP: 2 ** 2,
+  EVENT_REMOVE: 2 ** 3,
+  MISSING_HUGETLBFS: 2 ** 4,
+  MISSING_SHMEM: 2 ** 5,
+  EVENT_UNMAP: 2 ** 6,
+  SIGBUS: 2 ** 7,
+  THREAD_ID: 2 ** 8,
+  MINOR_HUGETLBFS: 2 ** 9,
+  MINOR_SHMEM: 2 ** 10,
+  EXACT_ADDRESS: 2 ** 11,
+  WP_HUGETLBFS_SHMEM: 2 ** 12,
+  WP_UNPOPULATED: 2 ** 13,
+  POISON: 2 ** 14,
+  WP_ASYNC: 2 ** 15,
+  MOVE: 2 ** 16,
+} as const;
+
+/** Errno numbers the fault path reacts to (x86-64 and arm64 agree). */
+export const Errno = {
+  ENOENT: 2,
+  ESRCH: 3,
+  EAGAIN: 11,
+  EEXIST: 17,
+} as const;
+
+/** The longest Buffer (and view) this Node makes: 4 GiB on Node 20, 2^53 - 1
+ *  from Node 22 on. S3MMAP_SIMULATE_BUFFER_LIMIT lowers it, to try Node 20's
+ *  limit on a later Node. */
+export const maxBufferLength: number = Math.min(
+  bufferConstants.MAX_LENGTH,
+  Number(process.env.S3MMAP_SIMULATE_BUFFER_LIMIT) || Infinity,
+);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 function load(): NativeAddon {
   const path = join(root, 'build', 'Release', 's3mmap_native.node');
+  let addon: NativeAddon;
   try {
-    return createRequire(import.meta.url)(path) as NativeAddon;
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
     const e = new Error(
       `s3mmap: the native addon is not built (${(err as Error).message.split('\n')[0]}); run \`npm rebuild s3mmap\` (needs g++, make, python3)`,
@@ -62,17 +121,10 @@ function load(): NativeAddon {
     (e as Error & { code: string }).code = 'ENOADDON';
     throw e;
   }
+  // N-API cannot tell the addon how long an ArrayBuffer may be; asking V8 for
+  // more than that aborted the process on Node 20.
+  addon.setViewLimit(maxBufferLength);
+  return addon;
 }
 
 export const native: NativeAddon = load();
-
-/** Errno numbers the fault path reacts to (x86-64 and arm64 agree). */
-export const Errno = {
-  ENOENT: 2,
-  ESRCH: 3,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EFAULT: 14,
-  EEXIST: 17,
-  EINVAL: 22,
-} as const;

@@ -2,6 +2,7 @@
 // fault worker (lib/worker/main.ts), and the options that travel with them.
 // Both threads; everything here must survive structured clone.
 import type { SerializedError } from './errors.js';
+import type { UffdOpenMode } from './native.js';
 import type { SourceInfo, SourceSpec } from '../sources/source.js';
 
 /** How a mapping's readahead treats faults (mapping.advise()). */
@@ -34,7 +35,7 @@ export interface MapRequest {
 export interface MapReply {
   info: SourceInfo;
   /** null for an empty object: nothing to map. */
-  region: { id: bigint; mode: number; features: number; length: number } | null;
+  region: { id: bigint; mode: UffdOpenMode; features: number; length: number } | null;
   stats: SharedArrayBuffer;
   /** One byte per chunk, 1 while installed. */
   residency: SharedArrayBuffer;

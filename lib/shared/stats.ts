@@ -8,17 +8,17 @@ export const Counter = {
   faults: 0,
   chunksFetched: 1,
   bytesFetched: 2,
-  cacheHits: 4,
-  installs: 5,
-  residentBytes: 6,
-  errors: 7,
-  inflight: 8,
-  evictions: 10,
-  prefetchedChunks: 11,
-  fetches: 12,
-  markerHits: 13,
+  cacheHits: 3,
+  installs: 4,
+  residentBytes: 5,
+  errors: 6,
+  inflight: 7,
+  evictions: 8,
+  prefetchedChunks: 9,
+  fetches: 10,
+  markerHits: 11,
 } as const;
-const COUNTERS = 16;
+const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
 

@@ -49,6 +49,11 @@ export class FaultIntake {
     return touched;
   }
 
+  /** The chunks threads wait on now. */
+  waitingChunks(): IterableIterator<number> {
+    return this.waiting.keys();
+  }
+
   /** True while a thread waits on the chunk. */
   isWaiting(chunk: number): boolean {
     return this.waiting.has(chunk);

@@ -3,18 +3,15 @@
 // sources; it never reads or writes mapped memory (DESIGN.md rule 1) and never
 // blocks its event loop in a syscall (rule 2): uffds and the "region
 // released" eventfd are watched with uv_poll on this thread's loop.
-import { constants as bufferConstants } from 'node:buffer';
 import { parentPort } from 'node:worker_threads';
 import { S3MmapError, serializeError } from '../shared/errors.js';
-import { native } from '../shared/native.js';
+import { native, UffdFeature } from '../shared/native.js';
 import type { FromWorker, MapReply, MapRequest, ToWorker } from '../shared/protocol.js';
 import { BufferPool } from './buffer-pool.js';
 import { RegionServer } from './region-server.js';
 import { formatBytes } from '../shared/sizes.js';
 import { createSource } from '../sources/index.js';
 import { createStatsBuffer } from '../shared/stats.js';
-
-const UFFD_FEATURE_POISON = 1 << 14;
 
 const port = parentPort!;
 // Shared by every mapping: fetch buffers are recycled instead of reallocated.
@@ -50,16 +47,6 @@ async function map(msg: MapRequest): Promise<MapReply> {
     await Promise.resolve(source.close()).catch(() => {});
     throw err;
   }
-  if (info.size > bufferConstants.MAX_LENGTH) {
-    // V8 cannot make an ArrayBuffer this long: creating the view would fail
-    // inside napi_create_external_arraybuffer (it aborted the process with a
-    // double free on Node 20). Refuse before anything is mapped.
-    await Promise.resolve(source.close()).catch(() => {});
-    throw new S3MmapError(
-      'EFBIG',
-      `s3mmap: ${msg.serve.label} is ${formatBytes(info.size)} (${info.size} bytes), more than one Buffer can hold in Node.js ${process.version} (${formatBytes(bufferConstants.MAX_LENGTH)}, buffer.constants.MAX_LENGTH); use a Node.js whose limit is larger, or map a smaller object`,
-    );
-  }
   const stats = createStatsBuffer();
   const chunks = Math.ceil(info.size / msg.serve.chunkSize);
   const residency = new SharedArrayBuffer(Math.max(1, chunks));
@@ -69,7 +56,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
   }
   let region;
   try {
-    region = native.createRegion(info.size, msg.userModeOnly, UFFD_FEATURE_POISON);
+    region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON);
   } catch (err) {
     await Promise.resolve(source.close()).catch(() => {});
     throw regionError(err, info.size, msg.serve.label);

@@ -30,7 +30,7 @@ const MAX_MARKERS = 32;
 const LOAD_MIN_PIECE = 1024 * 1024;
 
 /** Read once: the page size never changes. */
-const pageSize = native.probe(false).pageSize;
+const pageSize = native.pageSize;
 
 export interface RegionServerInit {
   region: RegionInfo;
@@ -117,7 +117,14 @@ export class RegionServer {
    *  when close() is called gets its bytes instead of SIGSEGV. */
   async drain(): Promise<void> {
     this.draining = true;
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending.values()]);
+    // Fault messages queued but not yet polled are waiting faults too.
+    this.onReadable();
+    // Only faulting threads wait here: queued prefetches and load()s end with stop().
+    for (;;) {
+      const faulted = [...this.intake.waitingChunks()].flatMap((c) => this.pending.get(c) ?? []);
+      if (faulted.length === 0) return;
+      await Promise.allSettled(faulted);
+    }
   }
 
   /** Stops serving: no more installs or fetches. The caller then destroys the region. */

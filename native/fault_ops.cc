@@ -1,0 +1,74 @@
+// Fault-path ioctls for the fault worker, and the uffd probe for the caller's
+// thread. Nothing here throws: results go back as numbers so that what to do
+// with EEXIST, EAGAIN or ENOENT is decided in TypeScript.
+#include "fault_ops.h"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "napi_util.h"
+#include "uffd.h"
+
+namespace s3mmap {
+
+// probe(userModeOnly) -> { ok, mode, features } | { ok:false, code, errno }
+Napi::Value ProbeJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool user_only = info.Length() > 0 && info[0].ToBoolean();
+  uint64_t features = 0;
+  UffdMode mode = kModeSyscall;
+  int r = ProbeFeatures(user_only, &features, &mode);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", Napi::Boolean::New(env, r == 0));
+  if (r < 0) {
+    const char* name = strerrorname_np(-r);
+    o.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+    o.Set("errno", Napi::Number::New(env, -r));
+    return o;
+  }
+  o.Set("mode", Napi::Number::New(env, mode));
+  o.Set("features", Napi::Number::New(env, static_cast<double>(features)));
+  return o;
+}
+
+// copy(fd, dst, src, srcOffset, length, dontWake) -> bytes copied | -errno
+Napi::Value CopyJs(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(Num(info, 0));
+  uintptr_t dst = static_cast<uintptr_t>(Num(info, 1));
+  Napi::Uint8Array src = info[2].As<Napi::Uint8Array>();
+  size_t off = static_cast<size_t>(Num(info, 3));
+  size_t len = static_cast<size_t>(Num(info, 4));
+  bool dontwake = info[5].ToBoolean();
+  if (off > src.ByteLength() || len > src.ByteLength() - off) return Napi::Number::New(info.Env(), -EINVAL);
+  return Napi::Number::New(info.Env(), static_cast<double>(Copy(fd, dst, src.Data() + off, len, dontwake)));
+}
+
+Napi::Value WakeJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Wake(static_cast<int>(Num(info, 0)), static_cast<uintptr_t>(Num(info, 1)),
+                                            static_cast<size_t>(Num(info, 2))));
+}
+
+Napi::Value PoisonJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(),
+                           static_cast<double>(Poison(static_cast<int>(Num(info, 0)), static_cast<uintptr_t>(Num(info, 1)),
+                                                      static_cast<size_t>(Num(info, 2)), info[3].ToBoolean())));
+}
+
+Napi::Value DropJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Drop(static_cast<uintptr_t>(Num(info, 0)), static_cast<size_t>(Num(info, 1))));
+}
+
+// readFaults(fd, Float64Array out) -> count | -errno. Addresses fit a double
+// exactly (user space is below 2^47).
+Napi::Value ReadFaultsJs(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(Num(info, 0));
+  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+  int max = static_cast<int>(out.ElementLength());
+  std::vector<uint64_t> addrs(max);
+  int n = ReadFaults(fd, addrs.data(), max);
+  for (int i = 0; i < n; i++) out[i] = static_cast<double>(addrs[i]);
+  return Napi::Number::New(info.Env(), n);
+}
+
+}  // namespace s3mmap

@@ -1,0 +1,171 @@
+// Region registry: create (uffd + mmap + register), unmap, destroy, and the
+// queue of released regions. Any thread: views come and go on the threads
+// that hold them; the fault worker creates, retires and destroys.
+#include "regions.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "napi_util.h"
+
+namespace s3mmap {
+namespace {
+
+std::mutex g_mu;
+std::unordered_map<uint64_t, Region*> g_regions;
+std::vector<uint64_t> g_released;
+uint64_t g_next_id = 1;
+int g_released_fd = -1;
+std::atomic<int> g_live{0};
+
+Region* FindLocked(uint64_t id) {
+  auto it = g_regions.find(id);
+  return it == g_regions.end() ? nullptr : it->second;
+}
+
+void UnmapLocked(Region* r) {
+  if (r->unmapped) return;
+  Unmap(r->addr, r->length);
+  r->unmapped = true;
+  g_live--;
+  g_released.push_back(r->id);
+  uint64_t one = 1;
+  if (g_released_fd >= 0) (void)!write(g_released_fd, &one, sizeof(one));
+}
+
+}  // namespace
+
+void InitRegistry() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (g_released_fd < 0) g_released_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+int ReleasedFd() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_released_fd;
+}
+
+int LiveRegions() { return g_live.load(); }
+
+Region* AcquireView(uint64_t id) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  Region* r = FindLocked(id);
+  if (!r || r->unmapped) return nullptr;
+  r->views++;
+  return r;
+}
+
+int DropView(Region* r) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  int left = --r->views;
+  if (left > 0) return left;
+  UnmapLocked(r);
+  if (r->destroyed) {
+    g_regions.erase(r->id);
+    delete r;
+  }
+  return 0;
+}
+
+// createRegion(size, userModeOnly, wantFeatures) -> { id, fd, address, length, mode, features }
+Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t size = 0;
+  if (!ByteCountArg(info, 0, &size) || size == 0) {
+    ErrnoError(env, EINVAL, "mmap", "region size must be a whole number > 0").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool user_only = info[1].ToBoolean();
+  uint64_t want = static_cast<uint64_t>(Num(info, 2));
+  const size_t page = PageSize();
+  size_t length = (size + page - 1) / page * page;
+
+  auto* r = new Region();
+  const char* failed = "userfaultfd";
+  int rc = OpenUffd(user_only, want, &r->uffd, &failed);
+  if (rc == 0) {
+    rc = MapRegion(r->uffd.fd, length, &r->addr, &failed);
+    if (rc < 0) close(r->uffd.fd);
+  }
+  if (rc < 0) {
+    delete r;
+    ErrnoError(env, -rc, failed, "cannot map a userfaultfd region").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  r->length = length;
+  r->size = size;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    r->id = g_next_id++;
+    g_regions[r->id] = r;
+    g_live++;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", Napi::BigInt::New(env, r->id));
+  o.Set("fd", Napi::Number::New(env, r->uffd.fd));
+  o.Set("address", Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(r->addr))));
+  o.Set("length", Napi::Number::New(env, static_cast<double>(length)));
+  o.Set("mode", Napi::Number::New(env, r->uffd.mode));
+  o.Set("features", Napi::Number::New(env, static_cast<double>(r->uffd.features)));
+  return o;
+}
+
+// unmap(id): the fault worker died, nobody serves the region: a touch becomes
+// SIGSEGV instead of an endless wait. Views left become invalid.
+Napi::Value UnmapJs(const Napi::CallbackInfo& info) {
+  uint64_t id = IdArg(info, 0);
+  std::lock_guard<std::mutex> lock(g_mu);
+  Region* r = FindLocked(id);
+  if (r) UnmapLocked(r);
+  return info.Env().Undefined();
+}
+
+// takeReleased() -> [id...] regions unmapped since the last call.
+Napi::Value TakeReleasedJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<uint64_t> ids;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    ids.swap(g_released);
+    uint64_t v;
+    if (g_released_fd >= 0) (void)!read(g_released_fd, &v, sizeof(v));
+  }
+  Napi::Array a = Napi::Array::New(env, ids.size());
+  for (size_t i = 0; i < ids.size(); i++) a.Set(i, Napi::BigInt::New(env, ids[i]));
+  return a;
+}
+
+// destroyRegion(id): the fault worker has stopped polling; close the uffd
+// (the mapping is gone already) and forget the region.
+Napi::Value DestroyRegionJs(const Napi::CallbackInfo& info) {
+  uint64_t id = IdArg(info, 0);
+  Region* r = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    r = FindLocked(id);
+    if (!r || r->destroyed) return info.Env().Undefined();
+    UnmapLocked(r);
+    if (r->views > 0) {
+      // Views still exist (never collected): keep the struct for their
+      // finalizers, but the uffd is no longer needed.
+      close(r->uffd.fd);
+      r->uffd.fd = -1;
+      r->destroyed = true;
+      return info.Env().Undefined();
+    }
+    g_regions.erase(id);
+  }
+  if (r->uffd.fd >= 0) close(r->uffd.fd);
+  delete r;
+  return info.Env().Undefined();
+}
+
+Napi::Value LiveRegionsJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), LiveRegions()); }
+
+}  // namespace s3mmap

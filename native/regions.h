@@ -1,0 +1,49 @@
+// The process-wide region registry: a uffd plus its mapping, shared by every
+// thread. The fault worker creates and destroys regions; views (views.cc) on
+// any thread hold them mapped. Unmapped regions are queued and signalled on an
+// eventfd so the fault worker can stop serving them before it closes the uffd
+// (rule 7: close last).
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "uffd.h"
+
+namespace s3mmap {
+
+struct Region {
+  uint64_t id;
+  UffdHandle uffd;
+  void* addr;
+  size_t length;  // page multiple
+  size_t size;    // object size, what views may cover
+  int views = 0;
+  bool unmapped = false;
+  bool destroyed = false;  // the worker is done with it; the last view frees it
+};
+
+// Counts a new view of region `id` and returns it, or nullptr when the region
+// is gone or unmapped. The region stays valid until the matching DropView.
+Region* AcquireView(uint64_t id);
+
+// Ends one view's hold; at zero the region is unmapped (and freed if the
+// worker destroyed it already). Returns the views left.
+int DropView(Region* r);
+
+// Regions mapped now: the exit guard's question.
+int LiveRegions();
+
+// The "region released" eventfd (created at load).
+int ReleasedFd();
+void InitRegistry();
+
+Napi::Value CreateRegionJs(const Napi::CallbackInfo& info);
+Napi::Value UnmapJs(const Napi::CallbackInfo& info);
+Napi::Value TakeReleasedJs(const Napi::CallbackInfo& info);
+Napi::Value DestroyRegionJs(const Napi::CallbackInfo& info);
+Napi::Value LiveRegionsJs(const Napi::CallbackInfo& info);
+
+}  // namespace s3mmap
