@@ -46,7 +46,9 @@ export class Readahead {
       // few MiB (a Parquet column chunk) is caught up with in 3-4 faults.
       s.window = Math.min(this.maxWindow, Math.max(INITIAL_WINDOW, s.window * 4));
     } else {
-      s = { last: chunk, end: chunk + 1, window: this.mode === 'sequential' ? this.maxWindow : 0, used: 0 };
+      // Marked used now, before the table is cut to size: with a full table the
+      // newcomer is the most recent stream, not the first to go.
+      s = { last: chunk, end: chunk + 1, window: this.mode === 'sequential' ? this.maxWindow : 0, used: this.tick };
       this.streams.push(s);
       if (this.streams.length > MAX_STREAMS) {
         this.streams.sort((a, b) => b.used - a.used);
