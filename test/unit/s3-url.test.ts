@@ -1,8 +1,8 @@
 // parseS3Url / formatS3Url: what users type on the command line and in the API.
-// Runs in a vitest test-file process; no server needed.
+// Vitest 'unit' project (imports the TypeScript sources), test-file thread.
 import { describe, expect, it } from 'vitest';
-import { S3MmapError } from '../dist/lib/shared/errors.js';
-import { formatS3Url, parseS3Url } from '../dist/lib/s3/url.js';
+import { S3MmapError } from '../../lib/shared/errors.js';
+import { formatS3Url, isHttpEndpoint, parseS3Url, shownEndpoint } from '../../lib/s3/url.js';
 
 function invalid(input: Parameters<typeof parseS3Url>[0], opts?: Parameters<typeof parseS3Url>[1]): S3MmapError {
   try {
@@ -85,5 +85,50 @@ describe('formatS3Url', () => {
     for (const loc of [{ bucket: 'bkt', key: 'a b/c?d#e+f' }, { bucket: 'x.y-z', key: 'ü' }]) {
       expect(parseS3Url(formatS3Url(loc))).toEqual(loc);
     }
+  });
+});
+
+describe('parseS3Url: the messages, word for word', () => {
+  const message = (input: string, opts?: Parameters<typeof parseS3Url>[1]) => invalid(input, opts).message;
+
+  it('each reason', () => {
+    expect(message('http://bucket/key')).toBe("s3mmap: bad S3 URL 'http://bucket/key': it must start with 's3://'; write it as s3://bucket/key");
+    expect(message('s3:///k')).toBe("s3mmap: bad S3 URL 's3:///k': the bucket name is missing; write it as s3://bucket/key");
+    expect(message('s3://bkt')).toBe("s3mmap: bad S3 URL 's3://bkt': the object key is missing; write it as s3://bucket/key");
+    expect(message('s3://bkt/d/')).toBe("s3mmap: bad S3 URL 's3://bkt/d/': the key ends with '/', which names a folder, not an object; write it as s3://bucket/key");
+    expect(message(`s3://bkt/${'k'.repeat(1025)}`)).toContain(': the key is longer than 1024 bytes; write it as s3://bucket/key');
+    expect(message('s3://Bad/k')).toBe("s3mmap: bad S3 URL 's3://Bad/k': 'Bad' is not a valid bucket name (3-63 characters: lowercase letters, digits, '.', '-'; starting and ending with a letter or digit); write it as s3://bucket/key");
+  });
+
+  it('a { bucket, key } is shown as the URL it stands for', () => {
+    expect(invalid({ bucket: 'bkt', key: '' }).message).toBe("s3mmap: bad S3 URL 's3://bkt/': the object key is missing; write it as s3://bucket/key");
+    expect(invalid({ bucket: 1, key: 'k' } as never).message).toBe("s3mmap: expected an 's3://bucket/key' string or { bucket, key } with string fields");
+    expect(invalid({ bucket: 'bkt', key: 5 } as never).code).toBe('InvalidURL');
+  });
+
+  it('bucket names at their limits, and the forms S3 forbids', () => {
+    for (const ok of ['abc', 'a'.repeat(63), '1.2.3', 'a-1', 'x.y.z', '192.168.1.1a']) expect(parseS3Url(`s3://${ok}/k`).bucket).toBe(ok);
+    for (const bad of ['a', 'ab', 'a'.repeat(64), '.abc', 'abc.', 'a..b', '10.0.0.1', 'ABC', 'a_b']) {
+      expect(invalid(`s3://${bad}/k`).message, bad).toContain(`'${bad}' is not a valid bucket name`);
+    }
+  });
+
+  it('a key of exactly 1024 bytes in a prefix listing is fine; a prefix may end with a slash only when allowed', () => {
+    expect(parseS3Url(`s3://bkt/${'é'.repeat(512)}`).key).toHaveLength(512);
+    expect(parseS3Url('s3://bkt/a/', { allowPrefix: true }).key).toBe('a/');
+    expect(invalid(`s3://bkt/${'k'.repeat(1025)}`, { allowPrefix: true }).message).toContain('longer than 1024 bytes');
+  });
+});
+
+describe('isHttpEndpoint and shownEndpoint', () => {
+  it('only http(s) URLs with a host', () => {
+    for (const ok of ['http://127.0.0.1:9000', 'https://s3.amazonaws.com', 'HTTP://host/', 'https://user:pw@host:1/path']) expect(isHttpEndpoint(ok), ok).toBe(true);
+    for (const bad of ['ftp://host/', 'host:9000', '', 's3://bkt/k', 'file:///etc/passwd', 'http://', 'not a url']) expect(isHttpEndpoint(bad), bad).toBe(false);
+  });
+
+  it('drops user info and keeps 80 characters', () => {
+    expect(shownEndpoint('https://AKID:secret@host:9000/x')).toBe('https://host:9000/x');
+    expect(shownEndpoint('http://host:9000')).toBe('http://host:9000');
+    expect(shownEndpoint(`http://${'h'.repeat(100)}`)).toHaveLength(80);
   });
 });
