@@ -19,7 +19,11 @@ export type FaultMode =
   | 'stall' // never answer; the client has to give up
   | 'truncate' // part of the body, fewer bytes than Content-Length, then FIN
   | 'wrongRange' // Content-Range shifted by one byte, body untouched
-  | 'fullObject'; // Range removed upstream: 200 with the whole object
+  | 'fullObject' // Range removed upstream: 200 with the whole object
+  | 'error429' // 429 TooManyRequests (S3 XML body), as S3-compatible servers throttle
+  | 'error502' // 502 with an HTML body and no S3 code, as a load balancer answers
+  | 'error504' // 504 with an HTML body and no S3 code
+  | 'denied403'; // 403 AccessDenied (S3 XML body): access revoked after the object was mapped
 
 export interface Fault {
   mode: FaultMode;
@@ -51,6 +55,11 @@ export interface ProxyLogEntry {
   status?: number;
   /** Response body bytes sent to the client. */
   bytes: number;
+  /** When the request arrived and when its response ended or its socket
+   *  closed (ms since the epoch, sub-millisecond): tests derive retry delays
+   *  and overlap from these. */
+  at: number;
+  doneAt?: number;
 }
 
 export interface ProxyStats {
@@ -63,6 +72,8 @@ export interface ProxyStats {
   /** Response body bytes sent to clients, over all requests. */
   bytesSent: number;
   faults: Partial<Record<FaultMode, number>>;
+  /** Most requests in flight at once (arrived, response not yet ended). */
+  peakInflight: number;
 }
 
 export interface S3ProxyOptions {
@@ -97,7 +108,7 @@ function s3Error(code: string, message: string, path: string): string {
 }
 
 function emptyStats(): ProxyStats {
-  return { connections: 0, requests: 0, byMethod: {}, rangedGets: 0, plainGets: 0, bytesSent: 0, faults: {} };
+  return { connections: 0, requests: 0, byMethod: {}, rangedGets: 0, plainGets: 0, bytesSent: 0, faults: {}, peakInflight: 0 };
 }
 
 export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
@@ -109,6 +120,9 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
   let queue: Fault[] = [];
   let rule = opts.rule;
   let seq = 0;
+  // Requests in flight in the current generation (reset() starts a new one).
+  let inflight = 0;
+  let generation = 0;
 
   // The queue's head waits for a request of its method, so a HEAD before a GET does not eat a GET's fault.
   const choose = (r: ProxyRequest): Fault => {
@@ -125,9 +139,16 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     const range = req.headers.range;
     const info: ProxyRequest = { seq: ++seq, method: req.method ?? 'GET', path, range, headers: req.headers };
     const fault = choose(info);
-    const entry: ProxyLogEntry = { seq: info.seq, method: info.method, path, range, fault: fault.mode, bytes: 0 };
+    const entry: ProxyLogEntry = { seq: info.seq, method: info.method, path, range, fault: fault.mode, bytes: 0, at: now() };
     // Counters belong to the generation current at arrival: reset() between tests must not see stragglers.
     const s = stats;
+    const gen = generation;
+    inflight++;
+    if (inflight > s.peakInflight) s.peakInflight = inflight;
+    res.on('close', () => {
+      entry.doneAt = now();
+      if (gen === generation) inflight--;
+    });
     log.push(entry);
     s.requests++;
     s.byMethod[info.method] = (s.byMethod[info.method] ?? 0) + 1;
@@ -156,7 +177,7 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     port,
     stats: () => structuredClone(stats),
     log: () => log.map((e) => ({ ...e })),
-    reset: () => { stats = emptyStats(); log = []; queue = []; rule = undefined; },
+    reset: () => { stats = emptyStats(); log = []; queue = []; rule = undefined; inflight = 0; generation++; },
     setRule: (r) => { rule = r; },
     enqueue: (...faults) => { queue.push(...faults.map(pick)); },
     close: async () => {
@@ -166,6 +187,11 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
       await closed;
     },
   };
+}
+
+/** Wall-clock ms with the monotonic clock's resolution. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function pick(f: FaultMode | Fault | undefined | void): Fault {
@@ -188,11 +214,28 @@ function handle(
     sent(body.length);
   };
 
+  const answerHtml = (status: number, text: string) => {
+    req.resume();
+    const body = Buffer.from(`<html><head><title>${status} ${text}</title></head><body><h1>${status} ${text}</h1></body></html>\n`);
+    entry.status = status;
+    res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length });
+    res.end(body);
+    sent(body.length);
+  };
+
   switch (fault.mode) {
     case 'error500':
       return answer(500, 'InternalError', 'We encountered an internal error. Please try again.');
     case 'slowDown':
       return answer(503, 'SlowDown', 'Please reduce your request rate.', { 'retry-after': '1' });
+    case 'error429':
+      return answer(429, 'TooManyRequests', 'Please reduce your request rate.', { 'retry-after': '1' });
+    case 'error502':
+      return answerHtml(502, 'Bad Gateway');
+    case 'error504':
+      return answerHtml(504, 'Gateway Timeout');
+    case 'denied403':
+      return answer(403, 'AccessDenied', 'Access Denied.');
     case 'stall':
       return; // the socket stays open until the client, or close(), ends it
   }
