@@ -14,6 +14,7 @@ import { failureError, failureOf, isRetryable, sanitizedCause, seconds, type Fai
 import { rangedGet } from './ranged-get.js';
 import { backoffDelay, sleep } from './retry.js';
 import { formatS3Url, parseS3Url } from './url.js';
+import { testHooks } from '../shared/test-hooks.js';
 
 export type S3SourceOptions = Omit<Extract<SourceSpec, { kind: 's3' }>, 'kind'> & { kind?: 's3' };
 
@@ -110,7 +111,7 @@ export class S3Source implements Source {
       if (previous && failure.code === 'ETIMEDOUT' && timeoutMs < this.retry.requestTimeoutMs) failure = previous;
       previous = failure;
       const retryable = isRetryable(failure, { reading: true });
-      const delay = backoffDelay(attempt, this.retry);
+      const delay = backoffDelay(attempt, this.retry, testHooks.jitter);
       if (!retryable || attempt >= this.retry.attempts || Date.now() + delay >= giveUpAt) {
         throw this.readFailure(failure, offset, length, attempt, Date.now() - started, retryable);
       }
@@ -186,7 +187,7 @@ export class S3Source implements Source {
         if (deadline.aborted || !isRetryable(f) || f.code === 'ETIMEDOUT' || attempt >= this.retry.attempts) {
           throw await this.explainHeadFailure(err, f, deadline);
         }
-        await sleep(backoffDelay(attempt, this.retry), deadline);
+        await sleep(backoffDelay(attempt, this.retry, testHooks.jitter), deadline);
       }
     }
   }

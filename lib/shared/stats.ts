@@ -8,11 +8,13 @@ export const Counter = {
   faults: 0,
   chunksFetched: 1,
   bytesFetched: 2,
+  residentPeak: 3,
   cacheHits: 4,
   installs: 5,
   residentBytes: 6,
   errors: 7,
   inflight: 8,
+  copyRetries: 9,
   evictions: 10,
   prefetchedChunks: 11,
   fetches: 12,
@@ -35,6 +37,10 @@ export interface MappingStats {
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
   residentBytes: number;
+  /** The most bytes ever backed by memory at once: a high-water mark kept by
+   *  the fault worker at every install, so no overshoot between two reads of
+   *  stats() goes unseen. */
+  residentPeak: number;
   /** Chunks prefetched by readahead or prefetch()/load() before a fault. */
   prefetchedChunks: number;
   /** Chunks dropped to keep within the resident budget. */
@@ -43,6 +49,9 @@ export interface MappingStats {
   errors: number;
   /** Fetches in flight now. */
   inflight: number;
+  /** UFFDIO_COPY calls answered EAGAIN (the address space was changing: a
+   *  fork, an mremap) and tried again. */
+  copyRetries: number;
   /** Fault service time percentiles in microseconds (0 with no faults). */
   faultLatencyP50Us: number;
   faultLatencyP99Us: number;
@@ -98,10 +107,12 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     cacheHits: c[Counter.cacheHits],
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
+    residentPeak: c[Counter.residentPeak],
     prefetchedChunks: c[Counter.prefetchedChunks],
     evictions: c[Counter.evictions],
     errors: c[Counter.errors],
     inflight: c[Counter.inflight],
+    copyRetries: c[Counter.copyRetries],
     faultLatencyP50Us: percentile(hist, total, 0.5),
     faultLatencyP99Us: percentile(hist, total, 0.99),
     size,

@@ -71,7 +71,7 @@ export class RegionServer {
     this.geometry = new ChunkGeometry(init.size, serve.chunkSize, pageSize);
     this.stats = new StatsWriter(init.stats);
     this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => this.onError(err, 0, 0));
-    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped);
+    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries));
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     this.readahead = serve.readahead > serve.chunkSize ? new Readahead(this.geometry.chunks, Math.floor(serve.readahead / serve.chunkSize)) : null;
@@ -243,6 +243,7 @@ export class RegionServer {
           this.intake.settle(c);
         }
         this.stats.set(Counter.residentBytes, this.resident.bytes);
+        this.stats.set(Counter.residentPeak, this.resident.highWater);
       });
     } finally {
       if (outcome !== 'installed') this.resident.cancel(data.length);
