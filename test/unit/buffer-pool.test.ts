@@ -14,6 +14,8 @@ describe('BufferPool', () => {
     expect(b.buf).toBe(a.buf);
     const c = pool.acquire(4096);
     expect(c.buf).not.toBe(a.buf); // the one free buffer is taken
+    expect(Buffer.isBuffer(c.buf)).toBe(true);
+    expect(c.buf.length).toBe(4096);
     const d = pool.acquire(8192);
     expect(d.buf.length).toBe(8192);
   });

@@ -24,17 +24,22 @@ describe('failureOf: the name of a failure', () => {
     expect(failureOf(Object.assign(new Error('x'), { Code: 'SlowDown', code: 'ECONNRESET' })).code).toBe('SlowDown');
     expect(failureOf(Object.assign(new Error('x'), { Code: '', code: 'ECONNRESET' })).code).toBe('ECONNRESET');
     expect(failureOf(Object.assign(new Error('x'), { code: 42 })).code).toBe('Unknown');
+    // A Code that is not a string is not a name.
+    expect(failureOf(Object.assign(new Error('x'), { Code: 503, code: 'ECONNRESET' })).code).toBe('ECONNRESET');
   });
 
   it("a connect's AggregateError is named by its first part", () => {
     const agg = new AggregateError([Object.assign(new Error('a'), { code: 'ECONNREFUSED' }), Object.assign(new Error('b'), { code: 'EHOSTUNREACH' })], 'connect');
     expect(failureOf(agg).code).toBe('ECONNREFUSED');
     expect(failureOf(new AggregateError([new Error('no code')], 'x')).code).toBe('AggregateError');
+    expect(failureOf(new AggregateError([], 'nothing inside')).code).toBe('AggregateError');
   });
 
   it('timeouts and aborts by their names; a bare status as a string; another name as itself', () => {
     expect(failureOf(Object.assign(new Error('t'), { name: 'TimeoutError' })).code).toBe('ETIMEDOUT');
     expect(failureOf(Object.assign(new Error('a'), { name: 'AbortError' })).code).toBe('AbortError');
+    // An abort is an abort even when a status came first.
+    expect(failureOf(Object.assign(new Error('a'), { name: 'AbortError', $metadata: { httpStatusCode: 200 } })).code).toBe('AbortError');
     expect(failureOf(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toMatchObject({ code: '503', status: 503 });
     expect(failureOf(sdkError('Forbidden', 403)).code).toBe('403');
     expect(failureOf(Object.assign(new Error('x'), { name: 'TypeError' })).code).toBe('TypeError');
@@ -178,7 +183,11 @@ describe('failureError and sanitizedCause', () => {
     expect(copy.message).toBe('bad sig for [redacted]');
     expect(copy.$metadata).toEqual({ httpStatusCode: 403, requestId: 'R1', extendedRequestId: 'X1' });
     expect(copy.stack).not.toContain('secretkey1234');
+    expect(copy.stack).toContain('bad sig for [redacted]');
+    expect(copy.stack).toContain('failures.test.ts'); // the frames are kept
     expect(Object.keys(copy).sort()).toEqual(['$metadata', 'code', 'name']);
+    const stackless = Object.assign(new Error('m'), { stack: undefined });
+    expect((sanitizedCause(stackless, []) as Error).stack).toBe('');
     const plain = sanitizedCause(Object.assign(new Error('m'), { code: 'ECONNRESET' }), []) as Error & { code?: string; $metadata?: unknown };
     expect(plain.code).toBe('ECONNRESET');
     expect(plain.$metadata).toBeUndefined();

@@ -265,6 +265,14 @@ describe('FetchScheduler: stop()', () => {
     expect(h.scheduler.active).toBe(0);
   });
 
+  it('a request after stop() is never started', async () => {
+    const h = harness(8, 8);
+    h.scheduler.stop(new Error('closed'));
+    void h.request(3, true);
+    await settle();
+    expect(h.runs).toHaveLength(0);
+  });
+
   it('a release() after stop() starts nothing', async () => {
     const h = harness(8, 8);
     h.scheduler.hold();

@@ -5,10 +5,8 @@
 // Vitest 'unit' project, test-file thread.
 import { describe, expect, it, vi } from 'vitest';
 
-vi.mock('../../lib/shared/native.js', () => ({
-  native: { probe: () => ({ ok: true, pageSize: 4096 }) },
-  Errno: {},
-}));
+const probe = vi.hoisted(() => vi.fn((userModeOnly: boolean) => ({ ok: true, pageSize: userModeOnly ? 16_384 : 4096 })));
+vi.mock('../../lib/shared/native.js', () => ({ native: { probe }, Errno: {} }));
 
 const { resolveOptions } = await import('../../lib/api/options.js');
 const { formatBytes, parseSize } = await import('../../lib/shared/sizes.js');
@@ -29,6 +27,11 @@ function refused(options: Parameters<typeof resolveOptions>[0]): { code: string;
 }
 
 describe('resolveOptions: defaults', () => {
+  it('asks the addon for the page size of a plain probe', () => {
+    resolveOptions({}, 'x');
+    expect(probe).toHaveBeenLastCalledWith(false);
+  });
+
   it('fills every option from the defaults table', () => {
     const d = PINNED.defaults;
     expect(resolveOptions({}, 's3://b/k')).toEqual({

@@ -172,6 +172,15 @@ describe('Readahead: several streams', () => {
     for (const s of starts.slice(3)) expect(ra.onFault(s + 1)).toEqual([s + 2, s + 2 + W0]);
   });
 
+  it(`after a mode change the table holds ${maxStreams} new streams again`, () => {
+    const ra = new Readahead(1_000_000, 512);
+    ra.onFault(0);
+    ra.setMode('normal');
+    const starts = Array.from({ length: maxStreams }, (_, i) => 10_000 + i * 1000);
+    for (const s of starts) ra.onFault(s);
+    for (const s of starts) expect(ra.onFault(s + 1)).toEqual([s + 2, s + 2 + W0]);
+  });
+
   it('a stream used recently survives the arrival of new ones', () => {
     const ra = new Readahead(1_000_000, 512);
     ra.onFault(0);

@@ -127,6 +127,16 @@ describe('ResidentSet', () => {
     expect(set.reserve(C)).toBe(1);
   });
 
+  it('cancel() of one install leaves the others under way counted', () => {
+    const { set } = setup(3 * C);
+    set.add(0);
+    expect(set.reserve(C)).toBe(0); // A
+    expect(set.reserve(C)).toBe(0); // B: 0, A and B fill the budget
+    set.cancel(C); // A gave up; B is still under way
+    expect(set.reserve(C)).toBe(0); // fits beside 0 and B
+    expect(set.reserve(C)).toBe(1); // does not: 0 goes
+  });
+
   it('add() without a reservation leaves nothing negative behind', () => {
     const { set } = setup(2 * C);
     set.add(0);

@@ -45,6 +45,9 @@ describe('parseS3Url', () => {
     invalid('bkt/k');
     invalid('');
     invalid('s3:/bkt/k');
+    // 's3://' must be where the URL starts, not anywhere in it.
+    expect(invalid('xs3://bkt/k').message).toContain("must start with 's3://'");
+    expect(invalid('see s3://bkt/k').message).toContain("must start with 's3://'");
   });
 
   it('rejects a missing bucket or key', () => {
@@ -107,7 +110,8 @@ describe('parseS3Url: the messages, word for word', () => {
   });
 
   it('bucket names at their limits, and the forms S3 forbids', () => {
-    for (const ok of ['abc', 'a'.repeat(63), '1.2.3', 'a-1', 'x.y.z', '192.168.1.1a']) expect(parseS3Url(`s3://${ok}/k`).bucket).toBe(ok);
+    // Only a whole IPv4 address is refused: these merely contain one.
+    for (const ok of ['abc', 'a'.repeat(63), '1.2.3', 'a-1', 'x.y.z', '192.168.1.1a', 'a1.2.3.4', '1.2.3.4.5']) expect(parseS3Url(`s3://${ok}/k`).bucket).toBe(ok);
     for (const bad of ['a', 'ab', 'a'.repeat(64), '.abc', 'abc.', 'a..b', '10.0.0.1', 'ABC', 'a_b']) {
       expect(invalid(`s3://${bad}/k`).message, bad).toContain(`'${bad}' is not a valid bucket name`);
     }
