@@ -88,6 +88,9 @@ describe('resident budget', () => {
     }
     const s = m.stats();
     expect(maxResident).toBeLessThanOrEqual(budget);
+    // The fault worker's high-water mark sees every instant, not just these samples.
+    expect(s.residentPeak).toBeLessThanOrEqual(budget);
+    expect(s.residentPeak).toBeGreaterThanOrEqual(maxResident);
     expect(s.evictions).toBeGreaterThan(0);
     expect(smapsRss(size)).toBe(s.residentBytes);
     // Evicted pages fault back in with the right bytes (no cache: fetched again).
