@@ -191,8 +191,10 @@ describe('cat', () => {
     const PIECE = 8 * 1024 * 1024;
     const size = 12 * PIECE + 4321;
     const body = randomBytes(size);
-    await admin.send(new PutObjectCommand({ Bucket: bucket, Key: 'cat-96m.bin', Body: body }));
-    const r = await cli(['cat', url('cat-96m.bin'), '--verbose', '--json'], { timeoutMs: 120_000 });
+    // A bucket of its own: the ls tests list this file's bucket exactly.
+    const own = await s3.uniqueBucket('cli-cat');
+    await admin.send(new PutObjectCommand({ Bucket: own, Key: 'cat-96m.bin', Body: body }));
+    const r = await cli(['cat', `s3://${own}/cat-96m.bin`, '--verbose', '--json'], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(r.stdout)).toBe(sha256(body));
     const { stats } = JSON.parse(r.stderr.trim().split('\n').at(-1)!);
