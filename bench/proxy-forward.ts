@@ -39,11 +39,30 @@ export function handle(
     });
   };
 
+  const answerHtml = (status: number, text: string) => {
+    req.resume();
+    const body = Buffer.from(`<html><head><title>${status} ${text}</title></head><body><h1>${status} ${text}</h1></body></html>\n`);
+    atFirstByte(() => {
+      entry.status = status;
+      res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length });
+      res.end(body);
+      sent(body.length);
+    });
+  };
+
   switch (fault.mode) {
     case 'error500':
       return answer(500, 'InternalError', 'We encountered an internal error. Please try again.');
     case 'slowDown':
       return answer(503, 'SlowDown', 'Please reduce your request rate.', { 'retry-after': '1' });
+    case 'error429':
+      return answer(429, 'TooManyRequests', 'Please reduce your request rate.', { 'retry-after': '1' });
+    case 'error502':
+      return answerHtml(502, 'Bad Gateway');
+    case 'error504':
+      return answerHtml(504, 'Gateway Timeout');
+    case 'denied403':
+      return answer(403, 'AccessDenied', 'Access Denied.');
     case 'stall':
       return; // the socket stays open until the client, or close(), ends it
   }

@@ -23,7 +23,11 @@ export type FaultMode =
   | 'stall' // never answer; the client has to give up
   | 'truncate' // part of the body, fewer bytes than Content-Length, then FIN
   | 'wrongRange' // Content-Range shifted by one byte, body untouched
-  | 'fullObject'; // Range removed upstream: 200 with the whole object
+  | 'fullObject' // Range removed upstream: 200 with the whole object
+  | 'error429' // 429 TooManyRequests (S3 XML body), as S3-compatible servers throttle
+  | 'error502' // 502 with an HTML body and no S3 code, as a load balancer answers
+  | 'error504' // 504 with an HTML body and no S3 code
+  | 'denied403'; // 403 AccessDenied (S3 XML body): access revoked after the object was mapped
 
 export interface Fault {
   mode: FaultMode;
@@ -57,6 +61,11 @@ export interface ProxyLogEntry {
   bytes: number;
   /** The first-byte delay drawn for this request, ms; only under a network profile. */
   firstByteMs?: number;
+  /** When the request arrived and when its response ended or its socket
+   *  closed (ms since the epoch, sub-millisecond): tests derive retry delays
+   *  and overlap from these. */
+  at: number;
+  doneAt?: number;
 }
 
 export interface ProxyStats {
@@ -69,6 +78,8 @@ export interface ProxyStats {
   /** Response body bytes sent to clients, over all requests. */
   bytesSent: number;
   faults: Partial<Record<FaultMode, number>>;
+  /** Most requests in flight at once (arrived, response not yet ended). */
+  peakInflight: number;
 }
 
 export interface S3ProxyOptions {
@@ -101,7 +112,7 @@ export interface S3Proxy {
 }
 
 function emptyStats(): ProxyStats {
-  return { connections: 0, requests: 0, byMethod: {}, rangedGets: 0, plainGets: 0, bytesSent: 0, faults: {} };
+  return { connections: 0, requests: 0, byMethod: {}, rangedGets: 0, plainGets: 0, bytesSent: 0, faults: {}, peakInflight: 0 };
 }
 
 export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
@@ -113,6 +124,9 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
   let queue: Fault[] = [];
   let rule = opts.rule;
   let seq = 0;
+  // Requests in flight in the current generation (reset() starts a new one).
+  let inflight = 0;
+  let generation = 0;
   let network = opts.network ?? PROFILES.loopback;
   let draw = firstByteDraws(network);
 
@@ -132,7 +146,7 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     const range = req.headers.range;
     const info: ProxyRequest = { seq: ++seq, method: req.method ?? 'GET', path, range, headers: req.headers };
     const fault = choose(info);
-    const entry: ProxyLogEntry = { seq: info.seq, method: info.method, path, range, fault: fault.mode, bytes: 0 };
+    const entry: ProxyLogEntry = { seq: info.seq, method: info.method, path, range, fault: fault.mode, bytes: 0, at: now() };
     const net = { firstByteAt: arrived, bps: network.bandwidthBps };
     if (network.firstByteMedianMs || network.bandwidthBps) {
       entry.firstByteMs = draw();
@@ -140,6 +154,13 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     }
     // Counters belong to the generation current at arrival: reset() between tests must not see stragglers.
     const s = stats;
+    const gen = generation;
+    inflight++;
+    if (inflight > s.peakInflight) s.peakInflight = inflight;
+    res.on('close', () => {
+      entry.doneAt = now();
+      if (gen === generation) inflight--;
+    });
     log.push(entry);
     s.requests++;
     s.byMethod[info.method] = (s.byMethod[info.method] ?? 0) + 1;
@@ -168,7 +189,7 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     port,
     stats: () => structuredClone(stats),
     log: () => log.map((e) => ({ ...e })),
-    reset: () => { stats = emptyStats(); log = []; queue = []; rule = undefined; },
+    reset: () => { stats = emptyStats(); log = []; queue = []; rule = undefined; inflight = 0; generation++; },
     setRule: (r) => { rule = r; },
     enqueue: (...faults) => { queue.push(...faults.map(pick)); },
     setNetwork: (p, seed) => { network = p; draw = firstByteDraws(p, seed); },
@@ -180,6 +201,11 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
       await closed;
     },
   };
+}
+
+/** Wall-clock ms with the monotonic clock's resolution. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function pick(f: FaultMode | Fault | undefined | void): Fault {

@@ -75,6 +75,7 @@ describe('fetch counts', () => {
     const m = await mapFile(path, { chunkSize: chunk, readahead: 0, fetchSize: chunk });
     await m.load(chunk + 5, 2 * chunk);
     expect(m.stats().chunksFetched).toBe(3);
+    expect(m.stats().fetches).toBe(3);
     expect(m.isResident(chunk, 3 * chunk)).toBe(true);
     expect(m.isResident(0, 1)).toBe(false);
     touchPages(m.buffer.subarray(chunk, 4 * chunk));

@@ -56,6 +56,12 @@ function range(size: number, a: number, b: number): [number, number] {
   return [off, Math.floor(b * (size - off))];
 }
 
+/** Waits until the range is resident; fails after 10 s (a prefetch that fetched nothing). */
+async function eventuallyResident(m: Mapping, off: number, len: number): Promise<void> {
+  for (let i = 0; i < 1000 && !m.isResident(off, len); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(m.isResident(off, len), `prefetch(${off}, ${len}) made nothing resident`).toBe(true);
+}
+
 async function rejection(p: Promise<unknown>): Promise<{ code?: string } | undefined> {
   return p.then(() => undefined, (e) => e as { code?: string });
 }
@@ -150,6 +156,8 @@ class RangeCmd extends SlotCmd {
     }
     await settles(real[this.op](off, len), `${this.op}()`);
     if (this.op === 'load' && s.budget === 0) expect(real.isResident(off, len)).toBe(true);
+    // A prefetch must do something: without a budget to evict it, the range becomes resident on its own.
+    if (this.op === 'prefetch' && s.budget === 0) await eventuallyResident(real, off, len);
   }
   toString(): string { return `${this.op}(${this.slot}, ${this.a.toFixed(3)}, ${this.b.toFixed(3)})`; }
 }

@@ -9,6 +9,12 @@ import { rawRequest } from './helpers/raw-http.js';
 import { testS3 } from './helpers/s3.js';
 
 const s3 = testS3();
+/** What the SDK rejects with when a body is cut by a TCP RST, and when an abort signal ends a request. */
+const RESET_ERROR = { message: 'aborted', code: 'ECONNRESET' };
+const STALL_ERROR = { name: 'AbortError' };
+/** An answer without an S3 error code: the SDK names it Unknown, and only its status says what it was. */
+const STATUS_ONLY_502 = { name: 'Unknown', code: undefined, status: 502 };
+const STATUS_ONLY_504 = { name: 'Unknown', code: undefined, status: 504 };
 
 describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
   const data = randomBytes(1024 * 1024 + 123);
@@ -43,9 +49,9 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
     expect(Buffer.from(await got.Body!.transformToByteArray())).toEqual(data.subarray(1000, 5000));
     const st = t.proxy.stats();
     expect(st).toMatchObject({ requests: 1, byMethod: { GET: 1 }, rangedGets: 1, plainGets: 0, bytesSent: 4000 });
-    expect(t.proxy.log()).toEqual([
-      { seq: expect.any(Number), method: 'GET', path: objectPath(), range: 'bytes=1000-4999', fault: 'pass', status: 206, bytes: 4000 },
-    ]);
+    const log = t.proxy.log();
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ seq: expect.any(Number), method: 'GET', path: objectPath(), range: 'bytes=1000-4999', fault: 'pass', status: 206, bytes: 4000, at: expect.any(Number) });
   });
 
   it('forwards signed uploads and keeps connections alive', async () => {
@@ -99,7 +105,7 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
 
     t.proxy.enqueue({ mode: 'reset', afterBytes: 10 });
     const got = await rangedGet();
-    await expect(got.Body!.transformToByteArray()).rejects.toThrow();
+    await expect(got.Body!.transformToByteArray()).rejects.toMatchObject(RESET_ERROR);
     expect(t.proxy.log()[1]).toMatchObject({ fault: 'reset', status: 206, bytes: 10 });
   });
 
@@ -118,7 +124,7 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
     const started = Date.now();
     const err = await once().send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-9' }),
       { abortSignal: AbortSignal.timeout(300) }).catch((e) => e);
-    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject(STALL_ERROR);
     expect(Date.now() - started).toBeLessThan(5000);
     const raw = await rawRequest(t.proxy.port, objectPath(), { timeoutMs: 300 }); // the queue is empty: passes
     expect(raw.status).toBe(200);
@@ -126,6 +132,40 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
     const stalled = await rawRequest(t.proxy.port, objectPath(), { timeoutMs: 300 });
     expect(stalled).toMatchObject({ end: 'timeout', status: undefined });
     expect(t.proxy.log().map((e) => e.status)).toEqual([undefined, 200, undefined]);
+  });
+
+  it('error429 answers 429 TooManyRequests; error502 and error504 answer HTML without an S3 code; denied403 answers 403 AccessDenied', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const mode of ['error429', 'error502', 'error504', 'denied403'] as const) {
+      t.proxy.enqueue(mode);
+      const err = await rangedGet().catch((e) => e);
+      seen[mode] = { name: err.name, code: err.Code, status: err.$metadata?.httpStatusCode };
+    }
+    expect(seen).toEqual({
+      error429: { name: 'TooManyRequests', code: 'TooManyRequests', status: 429 },
+      error502: STATUS_ONLY_502,
+      error504: STATUS_ONLY_504,
+      denied403: { name: 'AccessDenied', code: 'AccessDenied', status: 403 },
+    });
+    expect(t.proxy.log().map((e) => [e.fault, e.status])).toEqual([['error429', 429], ['error502', 502], ['error504', 504], ['denied403', 403]]);
+    expect((await rangedGet()).$metadata.httpStatusCode).toBe(206);
+  });
+
+  it('logs when each request arrived and ended, and the most in flight at once', async () => {
+    t.proxy.setRule(() => ({ mode: 'pass', delayMs: 300 }));
+    const client = t.client({ maxAttempts: 1 });
+    await Promise.all([0, 1, 2].map(async () => (await rangedGet(client, 'bytes=0-9')).Body!.transformToByteArray()));
+    await (await rangedGet(client, 'bytes=0-9')).Body!.transformToByteArray();
+    const log = t.proxy.log();
+    expect(t.proxy.stats().peakInflight).toBe(3);
+    for (const e of log) {
+      expect(e.doneAt! - e.at).toBeGreaterThanOrEqual(299);
+      expect(Math.abs(e.at - Date.now())).toBeLessThan(60_000);
+    }
+    // The fourth was sent after the first three had ended.
+    expect(log[3].at).toBeGreaterThanOrEqual(Math.max(...log.slice(0, 3).map((e) => e.doneAt!)) - 1);
+    t.proxy.reset();
+    expect(t.proxy.stats().peakInflight).toBe(0);
   });
 
   it('wrongRange shifts Content-Range and leaves the body alone', async () => {

@@ -169,7 +169,7 @@ describe('no credential in any error, log line or stats', () => {
     expect(missing).toMatchObject({ code: 'NoSuchKey' });
     const wrong = 'wrong-secret-' + temp.secretAccessKey.slice(0, 4) + 'x'.repeat(20);
     const denied = await mapObject(`s3://${bucket}/obj`, { ...opts, credentials: { accessKeyId: temp.accessKeyId, secretAccessKey: wrong, sessionToken: temp.sessionToken } }).then(() => undefined, (e) => e);
-    expect(denied?.code).toMatch(/SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId/);
+    expect(denied?.code).toBe('SignatureDoesNotMatch');
     texts.push(...forms(missing), ...forms(denied));
     expectClean(texts, [...secrets, wrong]);
   });

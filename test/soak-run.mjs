@@ -62,10 +62,6 @@ export async function runSoak(o) {
     const maps = mappings.map(({ m, seed }) => ({ handle: m.share(), seed }));
     const lastSeen = new Array(threads).fill(started);
     const readerUrl = new URL('./soak-reader.mjs', import.meta.url);
-    let maxResident = 0;
-    const sample = setInterval(() => {
-      for (const { m } of mappings) maxResident = Math.max(maxResident, m.stats().residentBytes);
-    }, 50);
     const readers = Array.from({ length: threads }, (_, t) => new Promise((resolve, reject) => {
       const w = new Worker(readerUrl, { workerData: { maps, until, seed: 7919 * (t + 1), maxLen: 256 * 1024 } });
       w.on('message', (msg) => {
@@ -91,12 +87,11 @@ export async function runSoak(o) {
       done = await Promise.race([Promise.all(readers), stalled]);
     } finally {
       clearInterval(watchdog);
-      clearInterval(sample);
     }
     const elapsed = (Date.now() - started) / 1000;
     const perMapping = mappings.map(({ m }) => {
       const s = m.stats();
-      return { faults: s.faults, fetches: s.fetches, bytesFetched: s.bytesFetched, cacheHits: s.cacheHits, evictions: s.evictions, errors: s.errors, residentBytes: s.residentBytes, faultLatencyP50Us: s.faultLatencyP50Us, faultLatencyP99Us: s.faultLatencyP99Us };
+      return { faults: s.faults, fetches: s.fetches, bytesFetched: s.bytesFetched, cacheHits: s.cacheHits, evictions: s.evictions, errors: s.errors, residentBytes: s.residentBytes, residentPeak: s.residentPeak, faultLatencyP50Us: s.faultLatencyP50Us, faultLatencyP99Us: s.faultLatencyP99Us };
     });
     const sum = (k) => perMapping.reduce((n, s) => n + s[k], 0);
     const totals = {
@@ -107,7 +102,8 @@ export async function runSoak(o) {
       badReads: done.reduce((n, r) => n + r.bad, 0),
       mismatches: done.flatMap((r) => r.mismatches).slice(0, 10),
       faults: sum('faults'), fetches: sum('fetches'), bytesFetched: sum('bytesFetched'), cacheHits: sum('cacheHits'),
-      evictions: sum('evictions'), errors: sum('errors'), maxResidentBytes: maxResident,
+      // The fault worker's own high-water mark, kept at every install: no overshoot between two samples is missed.
+      evictions: sum('evictions'), errors: sum('errors'), maxResidentBytes: Math.max(0, ...perMapping.map((s) => s.residentPeak)),
       readsPerThread: done.map((r) => r.reads),
       perMapping,
     };

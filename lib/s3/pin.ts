@@ -10,6 +10,7 @@ import type { S3MmapError } from '../shared/errors.js';
 import type { SourceInfo } from '../sources/source.js';
 import { failureOf, isRetryable, type Failure } from './failures.js';
 import { backoffDelay, sleep } from './retry.js';
+import { testHooks } from '../shared/test-hooks.js';
 
 export interface PinRequest {
   client: S3Client;
@@ -36,7 +37,7 @@ async function head(p: PinRequest): Promise<HeadObjectCommandOutput> {
       if (p.deadline.aborted || !isRetryable(f) || f.code === 'ETIMEDOUT' || attempt >= p.retry.attempts) {
         throw await explainHeadFailure(err, f, p);
       }
-      await sleep(backoffDelay(attempt, p.retry), p.deadline);
+      await sleep(backoffDelay(attempt, p.retry, testHooks.jitter), p.deadline);
     }
   }
 }

@@ -13,6 +13,7 @@ import { pinObject } from './pin.js';
 import { rangedGet } from './ranged-get.js';
 import { backoffDelay, sleep } from './retry.js';
 import { formatS3Url, parseS3Url } from './url.js';
+import { testHooks } from '../shared/test-hooks.js';
 
 export type S3SourceOptions = Omit<Extract<SourceSpec, { kind: 's3' }>, 'kind'> & { kind?: 's3' };
 
@@ -112,7 +113,7 @@ export class S3Source implements Source {
       if (previous && failure.code === 'ETIMEDOUT' && timeoutMs < this.retry.requestTimeoutMs) failure = previous;
       previous = failure;
       const retryable = isRetryable(failure, { reading: true });
-      const delay = backoffDelay(attempt, this.retry);
+      const delay = backoffDelay(attempt, this.retry, testHooks.jitter);
       if (!retryable || attempt >= this.retry.attempts || Date.now() + delay >= giveUpAt) {
         throw this.readFailure(failure, offset, length, attempt, Date.now() - started, retryable);
       }

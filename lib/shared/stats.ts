@@ -8,15 +8,17 @@ export const Counter = {
   faults: 0,
   chunksFetched: 1,
   bytesFetched: 2,
-  cacheHits: 3,
-  installs: 4,
-  residentBytes: 5,
-  errors: 6,
-  inflight: 7,
-  evictions: 8,
-  prefetchedChunks: 9,
-  fetches: 10,
-  markerHits: 11,
+  residentPeak: 3,
+  cacheHits: 4,
+  installs: 5,
+  residentBytes: 6,
+  errors: 7,
+  inflight: 8,
+  copyRetries: 9,
+  evictions: 10,
+  prefetchedChunks: 11,
+  fetches: 12,
+  markerHits: 13,
 } as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
@@ -39,6 +41,10 @@ export interface MappingStats {
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
   residentBytes: number;
+  /** The most bytes ever backed by memory at once: a high-water mark kept by
+   *  the fault worker at every install, so no overshoot between two reads of
+   *  stats() goes unseen. */
+  residentPeak: number;
   /** Chunks prefetched by readahead or prefetch()/load() before a fault. */
   prefetchedChunks: number;
   /** Chunks dropped to keep within the resident budget. */
@@ -47,6 +53,9 @@ export interface MappingStats {
   errors: number;
   /** Fetches in flight now. */
   inflight: number;
+  /** UFFDIO_COPY calls answered EAGAIN (the address space was changing: a
+   *  fork, an mremap) and tried again. */
+  copyRetries: number;
   /** Fault service time percentiles in microseconds (0 with no faults). */
   faultLatencyP50Us: number;
   faultLatencyP99Us: number;
@@ -103,10 +112,12 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     markerHits: c[Counter.markerHits],
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
+    residentPeak: c[Counter.residentPeak],
     prefetchedChunks: c[Counter.prefetchedChunks],
     evictions: c[Counter.evictions],
     errors: c[Counter.errors],
     inflight: c[Counter.inflight],
+    copyRetries: c[Counter.copyRetries],
     faultLatencyP50Us: percentile(hist, total, 0.5),
     faultLatencyP99Us: percentile(hist, total, 0.99),
     size,

@@ -6,6 +6,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { S3MmapError } from '../shared/errors.js';
 import { Errno, native } from '../shared/native.js';
+import { testHooks } from '../shared/test-hooks.js';
 
 /** EAGAIN (the address space is changing: fork, mremap) this many times in a row is a bug, not a race. */
 const MAX_EAGAIN = 10_000;
@@ -21,6 +22,8 @@ export class Installer {
     private readonly label: string,
     /** True once the mapping stops being served: a copy in progress gives up. */
     private readonly stopped: () => boolean,
+    /** A copy was answered EAGAIN and will be tried again (counted in stats). */
+    private readonly retried: () => void = () => {},
   ) {}
 
   /** Copies `data` (whole pages) to region offset `offset` without waking
@@ -34,7 +37,10 @@ export class Installer {
     let eagain = 0;
     while (done < length) {
       if (this.stopped()) return 'gone';
-      const r = native.copy(this.fd, this.base + offset + done, data, done, length - done, true);
+      // Test hook (off by default): the first N copies answer EAGAIN.
+      const r = testHooks.copyEagain > 0 && testHooks.copyEagain-- > 0
+        ? -Errno.EAGAIN
+        : native.copy(this.fd, this.base + offset + done, data, done, length - done, true);
       if (r > 0) {
         done += r; // a partial copy reports what it installed: go on from there
       } else if (r === -Errno.EEXIST) {
@@ -43,6 +49,7 @@ export class Installer {
         done += this.pageSize;
       } else if (r === -Errno.EAGAIN) {
         if (++eagain > MAX_EAGAIN) throw this.failure(offset, 'EAGAIN');
+        this.retried();
         await yieldToLoop();
       } else if (r === -Errno.ENOENT || r === -Errno.ESRCH) {
         return 'gone'; // region unmapped or process exiting

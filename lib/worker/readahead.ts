@@ -81,7 +81,9 @@ export class Readahead {
       const read = Math.abs(chunk - s.origin) + 1;
       s.window = Math.max(s.window, Math.min(maxWindow, Math.max(INITIAL_WINDOW, Math.ceil(read * WINDOW_PER_READ))));
     } else {
-      s = { origin: chunk, last: chunk, start: chunk, end: chunk + 1, window: this.mode === 'sequential' ? maxWindow : 0, used: 0 };
+      // Marked used now, before the table is cut to size: with a full table the
+      // newcomer is the most recent stream, not the first to go.
+      s = { origin: chunk, last: chunk, start: chunk, end: chunk + 1, window: this.mode === 'sequential' ? maxWindow : 0, used: this.tick };
       this.streams.push(s);
       if (this.streams.length > MAX_STREAMS) {
         this.streams.sort((a, b) => b.used - a.used);
@@ -109,8 +111,9 @@ export class Readahead {
     // copies run out of order leaves holes. The caller skips chunks fetched or
     // on their way.
     let to = Math.min(chunks, chunk + 1 + s.window);
-    if (to - s.end < Math.min(piece, to - chunk - 1)) to = Math.max(chunk + 1, Math.min(to, s.end));
     const frontier = Math.max(chunk + 1, Math.min(s.end, to));
+    // Whole pieces past the frontier, but for the object's last one.
+    if (to < chunks) to = frontier + Math.floor((to - frontier) / piece) * piece;
     s.end = Math.max(s.end, to);
     if (to <= chunk + 1) return null;
     return { from: chunk + 1, to, piece, down: false, frontier };

@@ -23,7 +23,8 @@ import { ResidentSet } from './residency.js';
 /** A confirmed stream that jumps forward at most this far (and within its window) stays a stream. */
 const READAHEAD_MAX_SKIP = 16 * 1024 * 1024;
 
-/** Readahead markers held back per mapping, at most (each one chunk of memory). */
+/** Readahead markers held back per mapping, at most (each one chunk of
+ *  memory): a window has 8 pieces, and one reader two windows in flight at most. */
 const MAX_MARKERS = 32;
 
 /** The smallest GET a load() of a long range is split into. */
@@ -64,13 +65,13 @@ export class RegionServer {
   /** LOAD_MIN_PIECE in chunks. */
   private readonly loadMinPiece: number;
   private readonly poisoned = new Set<number>();
-  /** Readahead markers: the first chunk of each readahead top-up is fetched
+  /** Readahead markers: the first chunk of each readahead piece is fetched
    *  but held back here instead of installed, so that the reader faults when
    *  it gets there (served from memory at once) and the readahead learns
    *  where the reader is: a reader slower than the network, which never
    *  faults on pages installed ahead of it, is topped up before it runs out. */
   private readonly markers = new Map<number, Buffer>();
-  /** First chunks of readahead top-ups not fetched yet. */
+  /** First chunks of readahead pieces not fetched yet. */
   private readonly markerCandidates = new Set<number>();
   /** Single flight: a chunk being fetched and installed has one promise. */
   private readonly pending = new Map<number, Promise<void>>();
@@ -91,7 +92,7 @@ export class RegionServer {
     this.geometry = new ChunkGeometry(init.size, serve.chunkSize, pageSize);
     this.stats = new StatsWriter(init.stats);
     this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => this.onError(err, 0, 0));
-    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped);
+    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries));
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     const maxRunChunks = Math.max(1, Math.floor(serve.fetchSize / serve.chunkSize));
@@ -198,7 +199,9 @@ export class RegionServer {
     const plan = this.draining ? null : this.readahead?.onFault(chunk);
     if (!plan) return;
     if (!plan.down) {
-      if (plan.to - plan.frontier > 1) this.markerCandidates.add(plan.frontier);
+      // Every new piece starts with a marker: the reader faults once a piece,
+      // and each of those faults tops the window up by about a piece.
+      for (let c = plan.frontier; c < plan.to; c += plan.piece) this.markerCandidates.add(c);
       for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
       return;
     }
@@ -210,7 +213,7 @@ export class RegionServer {
 
   /** `piece`: most chunks one GET of this prefetch carries. */
   private prefetchChunk(c: number, piece?: number): void {
-    if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c)) return;
+    if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c) || this.markers.has(c)) return;
     this.stats.add(Counter.prefetchedChunks);
     this.ensure(c, false, piece).catch(() => {});
   }
@@ -317,6 +320,7 @@ export class RegionServer {
           this.intake.settle(c);
         }
         this.stats.set(Counter.residentBytes, this.resident.bytes);
+        this.stats.set(Counter.residentPeak, this.resident.highWater);
       });
     } finally {
       if (outcome !== 'installed') this.resident.cancel(data.length);

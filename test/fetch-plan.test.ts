@@ -1,0 +1,217 @@
+// What a mapping asks S3 for, seen at the proxy: the exact ranged GETs of a
+// sequential reader (readahead's start and growth, pinned in
+// test/helpers/pins.ts), of advise('sequential'), of prefetch() and
+// advise('willneed'), and the most GETs in flight at once for a given
+// concurrency. Behaviour that produces no wrong byte when it breaks, so only
+// counts and ranges can catch it.
+//
+// Runs in a vitest fork. The proxy runs on its own worker thread
+// (test/helpers/proxy-thread.ts) because this file's main thread touches
+// mapped pages.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ProxyLogEntry } from '../dist/bench/s3-proxy.js';
+import { mapObject, type Mapping, type S3MapOptions } from '../dist/lib/index.js';
+import { putObject } from '../dist/lib/dev/minio-server.js';
+import { content } from './fixtures/content.mjs';
+import { PINNED, readaheadWindows } from './helpers/pins.js';
+import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
+import { testS3 } from './helpers/s3.js';
+
+const s3 = testS3();
+const chunk = 64 * 1024;
+const SEED = 31;
+const CHUNKS = 200;
+let bucket: string;
+let tp: ThreadProxy;
+
+beforeAll(async () => {
+  bucket = await s3.uniqueBucket('fetchplan');
+  await putObject(s3.client(), bucket, 'obj', content(0, CHUNKS * chunk, SEED));
+  tp = await startThreadProxy();
+});
+afterAll(async () => tp?.close());
+beforeEach(async () => tp.reset());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function map(options: S3MapOptions): Promise<Mapping> {
+  const m = await mapObject(`s3://${bucket}/obj`, { endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials, ...options });
+  await tp.reset(); // the HEAD
+  return m;
+}
+
+/** Until no fetch of the mapping is in flight (seen twice, 20 ms apart). */
+async function idle(m: Mapping): Promise<void> {
+  for (let quiet = 0; quiet < 2; await sleep(20)) quiet = m.stats().inflight === 0 ? quiet + 1 : 0;
+}
+
+/** The GETs' ranges as [firstChunk, chunks], in offset order (concurrent GETs may arrive in any order). */
+async function getRuns(): Promise<[number, number][]> {
+  const log: ProxyLogEntry[] = await tp.log();
+  expect(log.every((e) => e.method === 'GET' && e.status === 206)).toBe(true);
+  return log
+    .map((e) => /^bytes=(\d+)-(\d+)$/.exec(e.range ?? '')!)
+    .map((r) => [Number(r[1]) / chunk, (Number(r[2]) + 1 - Number(r[1])) / chunk] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
+}
+
+describe('readahead, seen at the server', () => {
+  it(`a sequential reader: the fault's own chunk, then windows of what it has read (${PINNED.readahead.initialWindow} chunks at least, up to the cap) in ${PINNED.readahead.piecesPerWindow} GETs each; a marker at each piece`, async () => {
+    const maxWindow = 32; // readahead 2 MiB of 64 KiB chunks
+    const chunks = CHUNKS; // the whole object: the last window is clamped to its end
+    const m = await map({ readahead: maxWindow * chunk });
+    try {
+      // One touch per chunk not installed, each only once everything asked for
+      // has landed: a fault then comes where nothing was asked for yet (a GET
+      // of its own) or on a readahead marker (served from memory).
+      let faults = 0;
+      for (let c = 0; c < chunks; c++) {
+        if (m.isResident(c * chunk, 1)) continue;
+        expect(m.buffer[c * chunk + 1]).toBe(content(c * chunk + 1, 1, SEED)[0]);
+        faults++;
+        await idle(m);
+      }
+      // What that reader must cost, from the pinned schedule.
+      const { initialWindow, windowPerRead, piecesPerWindow } = PINNED.readahead;
+      const want: [number, number][] = [[0, 1]];
+      const markers = new Set<number>();
+      let faultGets = 1;
+      let end = 1;
+      let window = 0;
+      for (let c = 1; c < chunks; c++) {
+        if (c < end && !markers.has(c)) continue;
+        if (c >= end) {
+          want.push([c, 1]);
+          faultGets++;
+        }
+        window = Math.max(window, Math.min(maxWindow, Math.max(initialWindow, Math.ceil((c + 1) * windowPerRead))));
+        const piece = Math.ceil(window / piecesPerWindow);
+        let to = Math.min(chunks, c + 1 + window);
+        const frontier = Math.max(c + 1, Math.min(end, to));
+        if (to < chunks) to = frontier + Math.floor((to - frontier) / piece) * piece;
+        for (let at = frontier; at < to; at += piece) {
+          const n = Math.min(piece, to - at);
+          want.push([at, n]);
+          if (n > 1) markers.add(at);
+        }
+        end = Math.max(end, to);
+      }
+      want.sort((a, b) => a[0] - b[0]);
+      expect(await getRuns()).toEqual(want);
+      // Today's schedule, spelled out: faults at 0, 1, 6 and 14 wait on GETs
+      // (windows of 4, 7 and 15 chunks after the last three); from there on
+      // the reader meets a marker at each piece, and each tops the window up
+      // by whole pieces: 2, then 3, then 4 chunks a GET.
+      expect(want.slice(0, 12)).toEqual([[0, 1], [1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1], [9, 1], [10, 1], [11, 1]]);
+      expect(want.filter(([c]) => c >= 14 && c < 62)).toEqual([[14, 1], [15, 2], [17, 2], [19, 2], [21, 2], [23, 2], [25, 2], [27, 2], [29, 2], [31, 3], [34, 3], [37, 3], [40, 3], [43, 3], [46, 4], [50, 4], [54, 4], [58, 4]]);
+      expect(faultGets).toBe(4);
+      const s = m.stats();
+      expect(s.faults).toBe(faults);
+      expect(s.markerHits).toBe(markers.size);
+      expect(faults).toBe(faultGets + markers.size);
+      expect(s.fetches).toBe(want.length);
+      expect(s.bytesFetched).toBe(chunks * chunk);
+      expect((await tp.stats()).bytesSent).toBe(chunks * chunk);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("advise('sequential'): the first fault fetches the whole window at once, in its pieces, and nothing past it", async () => {
+    const m = await map({ readahead: 32 * chunk, fetchSize: 16 * chunk });
+    try {
+      await m.advise('sequential');
+      void m.buffer[5];
+      await idle(m);
+      // A window of 32 chunks in 8 GETs of 4; each piece's first chunk is held back as a marker.
+      expect(await getRuns()).toEqual([[0, 1], ...Array.from({ length: 8 }, (_, i): [number, number] => [1 + 4 * i, 4])]);
+      expect(m.stats()).toMatchObject({ faults: 1, fetches: 9, prefetchedChunks: 32, bytesFetched: 33 * chunk });
+      expect(m.isResident(33 * chunk, 1)).toBe(false);
+      // Reading the window costs no GET: its markers come from memory.
+      await tp.reset();
+      for (let c = 0; c < 33; c++) expect(m.buffer[c * chunk]).toBe(content(c * chunk, 1, SEED)[0]);
+      await idle(m);
+      expect(m.isResident(0, 33 * chunk)).toBe(true);
+      expect(m.stats().markerHits).toBe(8);
+      expect((await getRuns()).filter(([c]) => c < 33)).toEqual([]);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("advise('random'): a sequential reader fetches one chunk per fault, nothing ahead", async () => {
+    const m = await map({ readahead: 32 * chunk });
+    try {
+      await m.advise('random');
+      for (let c = 0; c < 20; c++) void m.buffer[c * chunk];
+      await idle(m);
+      expect(await getRuns()).toEqual(Array.from({ length: 20 }, (_, c) => [c, 1]));
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe('prefetch(), seen at the server', () => {
+  it('prefetch(offset, length): one GET of exactly the chunks covering the range; touching them then costs no fault', async () => {
+    const m = await map({ readahead: 0 });
+    try {
+      await m.prefetch(10 * chunk + 5, 20 * chunk);
+      await idle(m);
+      expect(await getRuns()).toEqual([[10, 21]]);
+      expect(m.isResident(10 * chunk, 21 * chunk)).toBe(true);
+      expect(m.isResident(9 * chunk, 1)).toBe(false);
+      expect(m.isResident(31 * chunk, 1)).toBe(false);
+      for (let off = 10 * chunk; off < 31 * chunk; off += 4096) void m.buffer[off];
+      expect(m.stats()).toMatchObject({ faults: 0, fetches: 1, prefetchedChunks: 21, bytesFetched: 21 * chunk });
+      // Prefetching what is resident asks for nothing.
+      await m.prefetch(12 * chunk, chunk);
+      await idle(m);
+      expect((await tp.stats()).rangedGets).toBe(1);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("advise('willneed', offset, length) is prefetch(): GETs of at most fetchSize", async () => {
+    const m = await map({ readahead: 0, fetchSize: 8 * chunk });
+    try {
+      await m.advise('willneed', 40 * chunk, 20 * chunk);
+      await idle(m);
+      expect(await getRuns()).toEqual([[40, 8], [48, 8], [56, 4]]);
+      expect(m.isResident(40 * chunk, 20 * chunk)).toBe(true);
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe('concurrency, seen at the server', () => {
+  for (const concurrency of [3, 5, undefined]) {
+    const want = concurrency ?? PINNED.defaults.concurrency;
+    it(`${concurrency === undefined ? 'by default' : `concurrency ${concurrency}`}: at most ${want} GETs in flight, and that many at once`, async () => {
+      const n = 3 * want;
+      const m = await map({ readahead: 0, fetchSize: chunk, ...(concurrency === undefined ? {} : { concurrency }) });
+      try {
+        // Slow GETs, so that every one the mapping may start is in flight together.
+        await tp.setRule({ preset: 'always', fault: { mode: 'pass', delayMs: 250 } });
+        // The mapping's own count of reads started, sampled: the S3 client's socket
+        // limit would hide from the proxy a scheduler that started them all at once.
+        let started = 0;
+        const sampler = setInterval(() => { started = Math.max(started, m.stats().inflight); }, 5);
+        try {
+          await m.load(0, n * chunk);
+        } finally {
+          clearInterval(sampler);
+        }
+        const st = await tp.stats();
+        expect(st.rangedGets).toBe(n);
+        expect(st.peakInflight).toBe(want);
+        expect(started).toBeLessThanOrEqual(want);
+        expect(m.stats().fetches).toBe(n);
+      } finally {
+        await m.close();
+      }
+    });
+  }
+});
