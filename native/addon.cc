@@ -19,6 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "disk_cache.h"
+#include "io_pool.h"
 #include "uffd.h"
 
 namespace s3mmap {
@@ -438,6 +440,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setExiting", Napi::Function::New(env, SetExitingJs));
   exports.Set("armExitGuard", Napi::Function::New(env, ArmExitGuardJs));
   exports.Set("liveRegions", Napi::Function::New(env, LiveRegionsJs));
+  InitIoPool(env, exports);
+  InitDiskCache(env, exports);
   return exports;
 }
 

@@ -1,0 +1,50 @@
+// Types of the addon's I/O half (native/io_pool.cc, native/disk_cache.cc):
+// file reads on the addon's own threads and the disk cache's syscalls. Used
+// in the fault worker (file source, disk cache) and on the caller's thread
+// (the CLI's `cache` command: locks and the usage counter). Promises settle
+// on the thread that made the call; none of it uses the libuv threadpool.
+import { native } from './native.js';
+
+/** One scan of a directory tree: parallel arrays, one element per file or directory. */
+export interface ScanResult {
+  /** Paths relative to the scanned root, '/'-separated. */
+  paths: string[];
+  sizes: Float64Array;
+  atimes: Float64Array;
+  mtimes: Float64Array;
+  /** 1 for a directory. */
+  dirs: Uint8Array;
+}
+
+export interface NativeIo {
+  /** pread(2) until `length` bytes or end of file: the count read, or -errno. */
+  ioPread(fd: number, into: Uint8Array, intoOffset: number, length: number, fileOffset: number): Promise<number>;
+  /** Reads and verifies entries. `blocks`: 6 numbers per block (offset,
+   *  length, dst offset, copy from, copy length, flags 1 = lock if missing,
+   *  2 = unlink if bad); `out`: 3 per block (status, reason, lock fd). */
+  cacheLookup(identity: Uint8Array, dst: Uint8Array, blocks: Float64Array, paths: string[], lockPaths: string[], touchAfterSec: number, out: Int32Array): Promise<void>;
+  /** Writes entries (temporary file, rename) and lets go of their locks.
+   *  `blocks`: 4 numbers per block (offset, length, src offset, lock fd or -1); `out`: 0 or -errno per block. */
+  cacheWrite(identity: Uint8Array, src: Uint8Array, blocks: Float64Array, tmpPaths: string[], paths: string[], lockPaths: string[], out: Int32Array): Promise<void>;
+  cacheScan(root: string, depth: number): Promise<ScanResult | { errno: number }>;
+  /** Unlinks each path; resolves with how many were removed. */
+  cacheUnlink(paths: string[]): Promise<number>;
+  /** Lock file without waiting: its fd, 0 when held elsewhere, or -errno. */
+  cacheTryLock(path: string): number;
+  /** Lets go of a lock; with `path`, unlinks the lock file first. */
+  cacheUnlock(fd: number, path?: string): void;
+  cacheCounterOpen(path: string): number;
+  cacheCounterAdd(handle: number, delta: number): number;
+  /** Adds `bytes` if the counter stays within `cap`; false (and nothing added) otherwise. */
+  cacheCounterReserve(handle: number, bytes: number, cap: number): boolean;
+  cacheCounterGet(handle: number): number;
+  xxh64(data: Uint8Array, seed?: number): bigint;
+}
+
+export const io = native as unknown as NativeIo;
+
+/** cacheLookup statuses (native/disk_cache.cc). */
+export const LookupStatus = { miss: 0, hit: 1, owned: 2, busy: 3 } as const;
+
+/** Why a present entry was refused and dropped. */
+export const DropReason = { none: 0, checksum: 1, size: 2, header: 3, notOurs: 4, notFile: 5 } as const;

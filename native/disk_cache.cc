@@ -1,0 +1,563 @@
+// The disk cache's syscalls: reading and verifying entries, writing them
+// (temporary file, then rename), per-block lock files (flock, never
+// blocking), scanning and unlinking for the cleanup pass, and the usage
+// counter that every process shares through a MAP_SHARED file. Reads,
+// writes and scans run on the I/O pool (io_pool.h); counter and lock calls
+// are single non-blocking syscalls or atomics, made on the caller's thread.
+// What to cache, when to evict and what a result means is decided in
+// lib/worker/disk-cache.ts; the on-disk format lives here and in
+// lib/shared/cache-layout.ts, which documents it.
+#include <napi.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "disk_cache.h"
+#include "io_pool.h"
+#include "xxhash64.h"
+
+namespace s3mmap {
+namespace {
+
+// Entry header, little-endian:
+//   0  magic "S3MMAPC1"      8  format version (u32)   12 header bytes (u32)
+//   16 identity (32 bytes: sha256 of endpoint, bucket, key, ETag)
+//   48 block offset (u64)    56 data length (u64)
+//   64 xxh64 of the data     72 xxh64 of bytes 0..71
+//   80 data
+constexpr char kMagic[8] = {'S', '3', 'M', 'M', 'A', 'P', 'C', '1'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeader = 80;
+constexpr size_t kIdentity = 32;
+
+// Lookup statuses and drop reasons, as lib/worker/disk-cache.ts reads them.
+enum Status { kMiss = 0, kHit = 1, kOwned = 2, kBusy = 3 };
+enum Reason { kFine = 0, kChecksum = 1, kSize = 2, kHeaderMismatch = 3, kNotOurs = 4, kNotFile = 5 };
+enum Flags { kWantLock = 1, kDropBad = 2 };
+
+void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+uint32_t Get32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+uint64_t Get64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+
+void BuildHeader(uint8_t* h, const uint8_t* identity, uint64_t offset, const uint8_t* data, size_t len) {
+  std::memcpy(h, kMagic, 8);
+  Put32(h + 8, kVersion);
+  Put32(h + 12, kHeader);
+  std::memcpy(h + 16, identity, kIdentity);
+  Put64(h + 48, offset);
+  Put64(h + 56, len);
+  Put64(h + 64, Xxh64(data, len, 0));
+  Put64(h + 72, Xxh64(h, 72, 0));
+}
+
+bool HeaderMatches(const uint8_t* h, const uint8_t* identity, uint64_t offset, size_t len) {
+  return std::memcmp(h, kMagic, 8) == 0 && Get32(h + 8) == kVersion && Get32(h + 12) == kHeader &&
+         Get64(h + 72) == Xxh64(h, 72, 0) && std::memcmp(h + 16, identity, kIdentity) == 0 && Get64(h + 48) == offset &&
+         Get64(h + 56) == len;
+}
+
+int OpenRead(const char* path) {
+  // O_NOATIME: reads do not dirty the inode; the LRU stamp is set explicitly, at most once per interval.
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
+struct Verdict {
+  int status;  // kHit, kMiss or -errno
+  int reason;  // why a present file was refused
+};
+
+// Reads the entry at `path` for block [offset, offset+len) and, if it is
+// whole and ours, copies data[from, from+copy) to dst. A refused entry
+// leaves dst undefined.
+Verdict ReadEntry(const char* path, const uint8_t* identity, uint64_t offset, size_t len, uint8_t* dst, size_t from, size_t copy,
+                  long touch_after_sec, std::vector<uint8_t>& scratch) {
+  int fd = OpenRead(path);
+  if (fd < 0) return {errno == ENOENT || errno == ENOTDIR ? kMiss : -errno, kFine};
+  struct stat st;
+  Verdict v{kMiss, kFine};
+  if (fstat(fd, &st) != 0) {
+    v.status = -errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    v.reason = kNotFile;
+  } else if (st.st_uid != geteuid()) {
+    v.reason = kNotOurs;
+  } else if (static_cast<uint64_t>(st.st_size) != kHeader + len) {
+    v.reason = kSize;
+  } else {
+    uint8_t header[kHeader];
+    bool direct = from == 0 && copy == len;
+    if (!direct && scratch.size() < len) scratch.resize(len);
+    uint8_t* data = direct ? dst : scratch.data();
+    struct iovec iov[2] = {{header, kHeader}, {data, len}};
+    ssize_t n;
+    do {
+      n = preadv(fd, iov, 2, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      v.status = -errno;
+    } else if (static_cast<size_t>(n) != kHeader + len) {
+      v.reason = kSize;  // shortened since fstat
+    } else if (!HeaderMatches(header, identity, offset, len)) {
+      v.reason = kHeaderMismatch;
+    } else if (Get64(header + 64) != Xxh64(data, len, 0)) {
+      v.reason = kChecksum;
+    } else {
+      if (!direct) std::memcpy(dst, data + from, copy);
+      v.status = kHit;
+      if (touch_after_sec >= 0 && time(nullptr) - st.st_atime >= touch_after_sec) {
+        struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+        futimens(fd, times);
+      }
+    }
+  }
+  close(fd);
+  return v;
+}
+
+// Takes the lock file at `path` without waiting: its fd, 0 when another
+// holder has it (or had it and replaced the file), or -errno. flock dies with
+// its process, so a crashed fetcher never leaves a chunk locked.
+int TryLock(const char* path) {
+  for (int attempt = 0; attempt < 4; attempt++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      close(fd);
+      return e == EWOULDBLOCK ? 0 : -e;
+    }
+    // The holder before us unlinks the file as it lets go: a lock on an
+    // unlinked inode excludes nobody, so take the one now at the path.
+    struct stat held, now;
+    if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) return fd;
+    close(fd);
+  }
+  return 0;
+}
+
+void Unlock(int fd, const char* path) {
+  if (path && *path) unlink(path);
+  close(fd);
+}
+
+std::string Str(const Napi::Value& v) { return v.As<Napi::String>().Utf8Value(); }
+
+std::vector<std::string> Strings(const Napi::Value& v) {
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out[i] = a.Get(i).As<Napi::String>().Utf8Value();
+  return out;
+}
+
+bool Identity(const Napi::Value& v, uint8_t* out) {
+  size_t n;
+  uint8_t* p = BufferData(v, &n);
+  if (n != kIdentity) return false;
+  std::memcpy(out, p, kIdentity);
+  return true;
+}
+
+// Per block, in `blocks` (6 doubles): offset, length, dst offset, copy from, copy length, flags.
+// Out (3 int32 per block): status, reason, lock fd.
+class LookupJob : public IoJob {
+ public:
+  uint8_t identity[kIdentity];
+  uint8_t* dst;
+  size_t dst_len;
+  const double* blocks;
+  int32_t* out;
+  size_t count;
+  std::vector<std::string> paths, lock_paths;
+  long touch_after_sec;
+
+  void Work() override {
+    std::vector<uint8_t> scratch;
+    for (size_t i = 0; i < count; i++) {
+      const double* b = blocks + 6 * i;
+      uint64_t offset = static_cast<uint64_t>(b[0]);
+      size_t len = static_cast<size_t>(b[1]);
+      uint8_t* to = dst + static_cast<size_t>(b[2]);
+      size_t from = static_cast<size_t>(b[3]), copy = static_cast<size_t>(b[4]);
+      int flags = static_cast<int>(b[5]);
+      int32_t* o = out + 3 * i;
+      o[2] = -1;
+      Verdict v = ReadEntry(paths[i].c_str(), identity, offset, len, to, from, copy, touch_after_sec, scratch);
+      o[1] = v.reason;
+      if (v.reason != kFine && (flags & kDropBad)) unlink(paths[i].c_str());
+      if (v.status != kMiss || !(flags & kWantLock)) {
+        o[0] = v.status;
+        continue;
+      }
+      int fd = TryLock(lock_paths[i].c_str());
+      if (fd <= 0) {
+        o[0] = fd == 0 ? kBusy : fd;
+        continue;
+      }
+      // Whoever held the lock may have written the entry just before letting go.
+      Verdict again = ReadEntry(paths[i].c_str(), identity, offset, len, to, from, copy, touch_after_sec, scratch);
+      if (again.status == kHit) {
+        Unlock(fd, lock_paths[i].c_str());
+        o[0] = kHit;
+      } else {
+        if (again.reason != kFine && (flags & kDropBad)) unlink(paths[i].c_str());
+        o[0] = kOwned;
+        o[2] = fd;
+      }
+    }
+  }
+  napi_value Result(napi_env) override { return nullptr; }
+};
+
+// cacheLookup(identity, dst, blocks Float64Array, paths, lockPaths, touchAfterSec, out Int32Array) -> Promise<void>
+Napi::Value CacheLookupJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<LookupJob>();
+  Napi::Float64Array blocks = info[2].As<Napi::Float64Array>();
+  Napi::Int32Array out = info[6].As<Napi::Int32Array>();
+  job->count = blocks.ElementLength() / 6;
+  job->paths = Strings(info[3]);
+  job->lock_paths = Strings(info[4]);
+  job->dst = BufferData(info[1], &job->dst_len);
+  job->blocks = blocks.Data();
+  job->out = out.Data();
+  job->touch_after_sec = static_cast<long>(info[5].As<Napi::Number>().DoubleValue());
+  bool ok = Identity(info[0], job->identity) && job->paths.size() == job->count && job->lock_paths.size() == job->count &&
+            out.ElementLength() >= 3 * job->count;
+  for (size_t i = 0; ok && i < job->count; i++) {
+    const double* b = job->blocks + 6 * i;
+    ok = b[4] <= b[1] && b[3] + b[4] <= b[1] && b[2] >= 0 && b[2] + b[4] <= static_cast<double>(job->dst_len);
+  }
+  if (!ok) {
+    Napi::RangeError::New(env, "s3mmap: cacheLookup arguments do not fit").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  job->Keep(env, info[1]);
+  job->Keep(env, info[2]);
+  job->Keep(env, info[6]);
+  napi_value p = SubmitIo(env, job.release());
+  return p ? Napi::Value(env, p) : env.Undefined();
+}
+
+// Per block, in `blocks` (4 doubles): offset, length, src offset, lock fd (-1: none).
+// Out (1 int32 per block): 0 or -errno. The lock is let go either way.
+class WriteJob : public IoJob {
+ public:
+  uint8_t identity[kIdentity];
+  const uint8_t* src;
+  const double* blocks;
+  int32_t* out;
+  size_t count;
+  std::vector<std::string> tmp_paths, paths, lock_paths;
+
+  void Work() override {
+    for (size_t i = 0; i < count; i++) {
+      const double* b = blocks + 4 * i;
+      uint64_t offset = static_cast<uint64_t>(b[0]);
+      size_t len = static_cast<size_t>(b[1]);
+      const uint8_t* data = src + static_cast<size_t>(b[2]);
+      int lock_fd = static_cast<int>(b[3]);
+      out[i] = WriteOne(tmp_paths[i].c_str(), paths[i].c_str(), offset, data, len);
+      if (lock_fd >= 0) Unlock(lock_fd, lock_paths[i].c_str());
+    }
+  }
+
+  int WriteOne(const char* tmp, const char* path, uint64_t offset, const uint8_t* data, size_t len) {
+    uint8_t header[kHeader];
+    BuildHeader(header, identity, offset, data, len);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    struct iovec iov[2] = {{header, kHeader}, {const_cast<uint8_t*>(data), len}};
+    size_t want = kHeader + len, done = 0;
+    int err = 0;
+    while (done < want) {
+      ssize_t n = pwritev(fd, iov, 2, static_cast<off_t>(done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      if (n == 0) {
+        err = EIO;
+        break;
+      }
+      done += static_cast<size_t>(n);
+      // Advance the iovecs past what was written.
+      size_t skip = static_cast<size_t>(n);
+      for (auto& v : iov) {
+        size_t k = skip < v.iov_len ? skip : v.iov_len;
+        v.iov_base = static_cast<uint8_t*>(v.iov_base) + k;
+        v.iov_len -= k;
+        skip -= k;
+      }
+    }
+    // No fsync: a crash can leave a short or empty file only after a power
+    // loss, and every read verifies the length and the checksum.
+    if (close(fd) != 0 && err == 0) err = errno;
+    if (err == 0 && rename(tmp, path) != 0) err = errno;
+    if (err != 0) unlink(tmp);
+    return -err;
+  }
+
+  napi_value Result(napi_env) override { return nullptr; }
+};
+
+// cacheWrite(identity, src, blocks Float64Array, tmpPaths, paths, lockPaths, out Int32Array) -> Promise<void>
+Napi::Value CacheWriteJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<WriteJob>();
+  job->background = true;
+  size_t src_len;
+  job->src = BufferData(info[1], &src_len);
+  Napi::Float64Array blocks = info[2].As<Napi::Float64Array>();
+  Napi::Int32Array out = info[6].As<Napi::Int32Array>();
+  job->count = blocks.ElementLength() / 4;
+  job->blocks = blocks.Data();
+  job->out = out.Data();
+  job->tmp_paths = Strings(info[3]);
+  job->paths = Strings(info[4]);
+  job->lock_paths = Strings(info[5]);
+  bool ok = Identity(info[0], job->identity) && job->tmp_paths.size() == job->count && job->paths.size() == job->count &&
+            job->lock_paths.size() == job->count && out.ElementLength() >= job->count;
+  for (size_t i = 0; ok && i < job->count; i++) {
+    const double* b = job->blocks + 4 * i;
+    ok = b[2] >= 0 && b[2] + b[1] <= static_cast<double>(src_len);
+  }
+  if (!ok) {
+    Napi::RangeError::New(env, "s3mmap: cacheWrite arguments do not fit").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  job->Keep(env, info[1]);
+  job->Keep(env, info[2]);
+  job->Keep(env, info[6]);
+  napi_value p = SubmitIo(env, job.release());
+  return p ? Napi::Value(env, p) : env.Undefined();
+}
+
+struct ScanEntry {
+  std::string path;
+  double size, atime_ms, mtime_ms;
+  bool dir;
+};
+
+double Ms(const struct timespec& t) { return static_cast<double>(t.tv_sec) * 1000.0 + static_cast<double>(t.tv_nsec) / 1e6; }
+
+// Every file and directory below `root`, `depth` levels deep at most.
+class ScanJob : public IoJob {
+ public:
+  std::string root;
+  int depth = 3;
+  std::vector<ScanEntry> found;
+  int error = 0;
+
+  void Walk(const std::string& dir, const std::string& rel, int level) {
+    DIR* d = opendir(dir.c_str());
+    if (!d) {
+      if (level == 0) error = errno;
+      return;
+    }
+    int dfd = dirfd(d);
+    while (struct dirent* e = readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      struct stat st;
+      if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+      std::string r = rel.empty() ? e->d_name : rel + "/" + e->d_name;
+      bool is_dir = S_ISDIR(st.st_mode);
+      found.push_back({r, static_cast<double>(st.st_size), Ms(st.st_atim), Ms(st.st_mtim), is_dir});
+      if (is_dir && level + 1 < depth) Walk(dir + "/" + e->d_name, r, level + 1);
+    }
+    closedir(d);
+  }
+
+  void Work() override { Walk(root, "", 0); }
+
+  napi_value Result(napi_env env) override {
+    Napi::Env e(env);
+    Napi::Object o = Napi::Object::New(e);
+    if (error) {
+      o.Set("errno", Napi::Number::New(e, error));
+      return o;
+    }
+    size_t n = found.size();
+    Napi::Array paths = Napi::Array::New(e, n);
+    Napi::Float64Array sizes = Napi::Float64Array::New(e, n);
+    Napi::Float64Array atimes = Napi::Float64Array::New(e, n);
+    Napi::Float64Array mtimes = Napi::Float64Array::New(e, n);
+    Napi::Uint8Array dirs = Napi::Uint8Array::New(e, n);
+    for (size_t i = 0; i < n; i++) {
+      paths.Set(i, Napi::String::New(e, found[i].path));
+      sizes[i] = found[i].size;
+      atimes[i] = found[i].atime_ms;
+      mtimes[i] = found[i].mtime_ms;
+      dirs[i] = found[i].dir ? 1 : 0;
+    }
+    o.Set("paths", paths);
+    o.Set("sizes", sizes);
+    o.Set("atimes", atimes);
+    o.Set("mtimes", mtimes);
+    o.Set("dirs", dirs);
+    return o;
+  }
+};
+
+// cacheScan(root, depth) -> Promise<{ paths, sizes, atimes, mtimes, dirs } | { errno }>
+Napi::Value CacheScanJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* job = new ScanJob();
+  job->background = true;
+  job->root = Str(info[0]);
+  job->depth = info[1].As<Napi::Number>().Int32Value();
+  napi_value p = SubmitIo(env, job);
+  return p ? Napi::Value(env, p) : env.Undefined();
+}
+
+class UnlinkJob : public IoJob {
+ public:
+  std::vector<std::string> paths;
+  double removed = 0;
+  void Work() override {
+    for (auto& p : paths)
+      if (unlink(p.c_str()) == 0) removed++;
+  }
+  napi_value Result(napi_env env) override {
+    napi_value v;
+    napi_create_double(env, removed, &v);
+    return v;
+  }
+};
+
+// cacheUnlink(paths) -> Promise<count removed>
+Napi::Value CacheUnlinkJs(const Napi::CallbackInfo& info) {
+  auto* job = new UnlinkJob();
+  job->background = true;
+  job->paths = Strings(info[0]);
+  napi_value p = SubmitIo(info.Env(), job);
+  return p ? Napi::Value(info.Env(), p) : info.Env().Undefined();
+}
+
+// cacheTryLock(path) -> fd, 0 if held elsewhere, or -errno. One open and one non-blocking flock.
+Napi::Value CacheTryLockJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), TryLock(Str(info[0]).c_str()));
+}
+
+// cacheUnlock(fd, path): unlinks `path` first when given (a per-block lock), then lets go.
+Napi::Value CacheUnlockJs(const Napi::CallbackInfo& info) {
+  std::string path = info.Length() > 1 && info[1].IsString() ? Str(info[1]) : "";
+  Unlock(info[0].As<Napi::Number>().Int32Value(), path.c_str());
+  return info.Env().Undefined();
+}
+
+// The usage counter: bytes held by the cache directory, shared by every
+// process through one page of a MAP_SHARED file. Mapped once per process and
+// directory, never unmapped (one page).
+struct Counter {
+  std::string path;
+  int64_t* value;
+};
+std::mutex g_counters_mu;
+std::vector<Counter> g_counters;
+
+// cacheCounterOpen(path) -> handle, or throws
+Napi::Value CacheCounterOpenJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = Str(info[0]);
+  std::lock_guard<std::mutex> lock(g_counters_mu);
+  for (size_t i = 0; i < g_counters.size(); i++)
+    if (g_counters[i].path == path) return Napi::Number::New(env, static_cast<double>(i));
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  struct stat st;
+  const char* failed = "open";
+  void* p = MAP_FAILED;
+  if (fd >= 0) {
+    failed = "fstat";
+    if (fstat(fd, &st) == 0) {
+      failed = "ftruncate";
+      // Growing it is safe from any process: the new bytes read as zero.
+      if (st.st_size >= 4096 || ftruncate(fd, 4096) == 0) {
+        failed = "mmap";
+        p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      }
+    }
+  }
+  int err = errno;
+  if (fd >= 0) close(fd);
+  if (p == MAP_FAILED) {
+    Napi::Error e = Napi::Error::New(env, std::string("s3mmap: cannot open the cache's usage counter ") + path + ": " + strerror(err));
+    e.Set("code", Napi::String::New(env, strerrorname_np(err) ? strerrorname_np(err) : "EIO"));
+    e.Set("syscall", Napi::String::New(env, failed));
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  g_counters.push_back({path, static_cast<int64_t*>(p)});
+  return Napi::Number::New(env, static_cast<double>(g_counters.size() - 1));
+}
+
+int64_t* CounterArg(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_counters_mu);
+  return g_counters.at(static_cast<size_t>(info[0].As<Napi::Number>().Int32Value())).value;
+}
+
+// cacheCounterAdd(handle, delta) -> the new value
+Napi::Value CacheCounterAddJs(const Napi::CallbackInfo& info) {
+  int64_t delta = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue());
+  int64_t v = __atomic_add_fetch(CounterArg(info), delta, __ATOMIC_SEQ_CST);
+  return Napi::Number::New(info.Env(), static_cast<double>(v));
+}
+
+// cacheCounterReserve(handle, bytes, cap) -> true if the counter plus bytes stays within cap (and is added)
+Napi::Value CacheCounterReserveJs(const Napi::CallbackInfo& info) {
+  int64_t* c = CounterArg(info);
+  int64_t n = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue());
+  int64_t cap = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue());
+  int64_t cur = __atomic_load_n(c, __ATOMIC_SEQ_CST);
+  for (;;) {
+    if (cur + n > cap) return Napi::Boolean::New(info.Env(), false);
+    if (__atomic_compare_exchange_n(c, &cur, cur + n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return Napi::Boolean::New(info.Env(), true);
+  }
+}
+
+Napi::Value CacheCounterGetJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(__atomic_load_n(CounterArg(info), __ATOMIC_SEQ_CST)));
+}
+
+// xxh64(bytes, seed) -> BigInt, for tests of the format (synchronous, small inputs).
+Napi::Value Xxh64Js(const Napi::CallbackInfo& info) {
+  size_t n;
+  uint8_t* p = BufferData(info[0], &n);
+  uint64_t seed = info.Length() > 1 ? static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()) : 0;
+  return Napi::BigInt::New(info.Env(), Xxh64(p, n, seed));
+}
+
+}  // namespace
+
+void InitDiskCache(Napi::Env env, Napi::Object exports) {
+  exports.Set("cacheLookup", Napi::Function::New(env, CacheLookupJs));
+  exports.Set("cacheWrite", Napi::Function::New(env, CacheWriteJs));
+  exports.Set("cacheScan", Napi::Function::New(env, CacheScanJs));
+  exports.Set("cacheUnlink", Napi::Function::New(env, CacheUnlinkJs));
+  exports.Set("cacheTryLock", Napi::Function::New(env, CacheTryLockJs));
+  exports.Set("cacheUnlock", Napi::Function::New(env, CacheUnlockJs));
+  exports.Set("cacheCounterOpen", Napi::Function::New(env, CacheCounterOpenJs));
+  exports.Set("cacheCounterAdd", Napi::Function::New(env, CacheCounterAddJs));
+  exports.Set("cacheCounterReserve", Napi::Function::New(env, CacheCounterReserveJs));
+  exports.Set("cacheCounterGet", Napi::Function::New(env, CacheCounterGetJs));
+  exports.Set("xxh64", Napi::Function::New(env, Xxh64Js));
+}
+
+}  // namespace s3mmap
