@@ -255,8 +255,50 @@ Napi::Value CacheLookupJs(const Napi::CallbackInfo& info) {
   return p ? Napi::Value(env, p) : env.Undefined();
 }
 
+// The usage counter: bytes held by the cache directory, shared by every
+// process through one page of a MAP_SHARED file: [0] bytes held, [1] when a
+// cleanup pass began waiting for the directory's lock (ms, 0: none). Mapped
+// once per process and directory, never unmapped (one page).
+struct Counter {
+  std::string path;
+  int64_t* words;
+};
+std::mutex g_counters_mu;
+std::vector<Counter> g_counters;
+
+int64_t* CounterWords(const Napi::Value& handle) {
+  std::lock_guard<std::mutex> lock(g_counters_mu);
+  return g_counters.at(static_cast<size_t>(handle.As<Napi::Number>().Int32Value())).words;
+}
+
+int64_t NowMs() {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+bool Reserve(int64_t* used, int64_t n, int64_t cap) {
+  int64_t cur = __atomic_load_n(used, __ATOMIC_SEQ_CST);
+  for (;;) {
+    if (cur + n > cap) return false;
+    if (__atomic_compare_exchange_n(used, &cur, cur + n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return true;
+  }
+}
+
+// A cleanup pass that waited this long for the lock is taken to have died.
+constexpr int64_t kPassTurnMs = 15000;
+
 // Per block, in `blocks` (4 doubles): offset, length, src offset, lock fd (-1: none).
-// Out (1 int32 per block): 0 or -errno. The lock is let go either way.
+// Out (1 int32 per block): 0, or -errno: -EAGAIN (a cleanup pass has the
+// directory), -ENOSPC (no room under the cap), -ENOENT (the directory is gone).
+//
+// The whole job holds the directory's lock shared: a cleanup pass holds it
+// exclusively, so it never sees a write between its reservation and its
+// rename and can set the counter to exactly what it finds. Writers step
+// aside while a pass is waiting for the lock, so they cannot starve it, and
+// never wait on a pool thread: they come back with -EAGAIN. A block's lock
+// is let go once its entry is written or has failed for good, and kept for
+// the caller to retry (or let go) after -EAGAIN, -ENOSPC or -ENOENT.
 class WriteJob : public IoJob {
  public:
   uint8_t identity[kIdentity];
@@ -265,17 +307,44 @@ class WriteJob : public IoJob {
   int32_t* out;
   size_t count;
   std::vector<std::string> tmp_paths, paths, lock_paths;
+  int64_t* counter;
+  int64_t cap;
+  std::string gate;
 
   void Work() override {
+    int gate_fd = EnterGate();
     for (size_t i = 0; i < count; i++) {
       const double* b = blocks + 4 * i;
       uint64_t offset = static_cast<uint64_t>(b[0]);
       size_t len = static_cast<size_t>(b[1]);
       const uint8_t* data = src + static_cast<size_t>(b[2]);
       int lock_fd = static_cast<int>(b[3]);
-      out[i] = WriteOne(tmp_paths[i].c_str(), paths[i].c_str(), offset, data, len);
-      if (lock_fd >= 0) Unlock(lock_fd, lock_paths[i].c_str());
+      int r = gate_fd;
+      if (gate_fd >= 0) {
+        int64_t bytes = static_cast<int64_t>(kHeader + len);
+        if (!Reserve(counter, bytes, cap)) {
+          r = -ENOSPC;
+        } else {
+          r = WriteOne(tmp_paths[i].c_str(), paths[i].c_str(), offset, data, len);
+          if (r != 0) __atomic_sub_fetch(counter, bytes, __ATOMIC_SEQ_CST);
+        }
+      }
+      out[i] = r;
+      bool retry = r == -EAGAIN || r == -ENOSPC || r == -ENOENT;
+      if (lock_fd >= 0 && !retry) Unlock(lock_fd, lock_paths[i].c_str());
     }
+    if (gate_fd >= 0) close(gate_fd);
+  }
+
+  int EnterGate() {
+    int64_t at = __atomic_load_n(counter + 1, __ATOMIC_SEQ_CST);
+    if (at != 0 && NowMs() - at < kPassTurnMs) return -EAGAIN;
+    int fd = open(gate.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) return fd;
+    int e = errno;
+    close(fd);
+    return e == EWOULDBLOCK ? -EAGAIN : -e;
   }
 
   int WriteOne(const char* tmp, const char* path, uint64_t offset, const uint8_t* data, size_t len) {
@@ -318,7 +387,7 @@ class WriteJob : public IoJob {
   napi_value Result(napi_env) override { return nullptr; }
 };
 
-// cacheWrite(identity, src, blocks Float64Array, tmpPaths, paths, lockPaths, out Int32Array) -> Promise<void>
+// cacheWrite(identity, src, blocks, tmpPaths, paths, lockPaths, out, counter, cap, gatePath) -> Promise<void>
 Napi::Value CacheWriteJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<WriteJob>();
@@ -333,6 +402,9 @@ Napi::Value CacheWriteJs(const Napi::CallbackInfo& info) {
   job->tmp_paths = Strings(info[3]);
   job->paths = Strings(info[4]);
   job->lock_paths = Strings(info[5]);
+  job->counter = CounterWords(info[7]);
+  job->cap = static_cast<int64_t>(info[8].As<Napi::Number>().DoubleValue());
+  job->gate = Str(info[9]);
   bool ok = Identity(info[0], job->identity) && job->tmp_paths.size() == job->count && job->paths.size() == job->count &&
             job->lock_paths.size() == job->count && out.ElementLength() >= job->count;
   for (size_t i = 0; ok && i < job->count; i++) {
@@ -463,16 +535,6 @@ Napi::Value CacheUnlockJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The usage counter: bytes held by the cache directory, shared by every
-// process through one page of a MAP_SHARED file. Mapped once per process and
-// directory, never unmapped (one page).
-struct Counter {
-  std::string path;
-  int64_t* value;
-};
-std::mutex g_counters_mu;
-std::vector<Counter> g_counters;
-
 // cacheCounterOpen(path) -> handle, or throws
 Napi::Value CacheCounterOpenJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -508,32 +570,27 @@ Napi::Value CacheCounterOpenJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(g_counters.size() - 1));
 }
 
-int64_t* CounterArg(const Napi::CallbackInfo& info) {
-  std::lock_guard<std::mutex> lock(g_counters_mu);
-  return g_counters.at(static_cast<size_t>(info[0].As<Napi::Number>().Int32Value())).value;
-}
-
 // cacheCounterAdd(handle, delta) -> the new value
 Napi::Value CacheCounterAddJs(const Napi::CallbackInfo& info) {
   int64_t delta = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue());
-  int64_t v = __atomic_add_fetch(CounterArg(info), delta, __ATOMIC_SEQ_CST);
+  int64_t v = __atomic_add_fetch(CounterWords(info[0]), delta, __ATOMIC_SEQ_CST);
   return Napi::Number::New(info.Env(), static_cast<double>(v));
 }
 
-// cacheCounterReserve(handle, bytes, cap) -> true if the counter plus bytes stays within cap (and is added)
-Napi::Value CacheCounterReserveJs(const Napi::CallbackInfo& info) {
-  int64_t* c = CounterArg(info);
-  int64_t n = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue());
-  int64_t cap = static_cast<int64_t>(info[2].As<Napi::Number>().DoubleValue());
-  int64_t cur = __atomic_load_n(c, __ATOMIC_SEQ_CST);
-  for (;;) {
-    if (cur + n > cap) return Napi::Boolean::New(info.Env(), false);
-    if (__atomic_compare_exchange_n(c, &cur, cur + n, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return Napi::Boolean::New(info.Env(), true);
-  }
+// cacheCounterSet(handle, value): a cleanup pass, holding the directory's lock, says what it found.
+Napi::Value CacheCounterSetJs(const Napi::CallbackInfo& info) {
+  __atomic_store_n(CounterWords(info[0]), static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue()), __ATOMIC_SEQ_CST);
+  return info.Env().Undefined();
 }
 
 Napi::Value CacheCounterGetJs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(__atomic_load_n(CounterArg(info), __ATOMIC_SEQ_CST)));
+  return Napi::Number::New(info.Env(), static_cast<double>(__atomic_load_n(CounterWords(info[0]), __ATOMIC_SEQ_CST)));
+}
+
+// cacheCounterPassWaiting(handle, ms): a cleanup pass waits for the lock since `ms` (0: done); writers step aside.
+Napi::Value CacheCounterPassWaitingJs(const Napi::CallbackInfo& info) {
+  __atomic_store_n(CounterWords(info[0]) + 1, static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue()), __ATOMIC_SEQ_CST);
+  return info.Env().Undefined();
 }
 
 // xxh64(bytes, seed) -> BigInt, for tests of the format (synchronous, small inputs).
@@ -555,8 +612,9 @@ void InitDiskCache(Napi::Env env, Napi::Object exports) {
   exports.Set("cacheUnlock", Napi::Function::New(env, CacheUnlockJs));
   exports.Set("cacheCounterOpen", Napi::Function::New(env, CacheCounterOpenJs));
   exports.Set("cacheCounterAdd", Napi::Function::New(env, CacheCounterAddJs));
-  exports.Set("cacheCounterReserve", Napi::Function::New(env, CacheCounterReserveJs));
+  exports.Set("cacheCounterSet", Napi::Function::New(env, CacheCounterSetJs));
   exports.Set("cacheCounterGet", Napi::Function::New(env, CacheCounterGetJs));
+  exports.Set("cacheCounterPassWaiting", Napi::Function::New(env, CacheCounterPassWaitingJs));
   exports.Set("xxh64", Napi::Function::New(env, Xxh64Js));
 }
 

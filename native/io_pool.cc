@@ -102,7 +102,7 @@ class IoPool {
   }
 
   // The env is torn down (worker exit, process exit): jobs are short file
-  // syscalls, so joining waits microseconds to milliseconds.
+  // syscalls that never wait on a lock, so joining takes milliseconds.
   static void Cleanup(void* arg) {
     auto* self = static_cast<IoPool*>(arg);
     {

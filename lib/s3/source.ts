@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { DEFAULTS, type RetryPolicy } from '../shared/defaults.js';
 import { redactSecrets, S3MmapError } from '../shared/errors.js';
-import type { Source, SourceInfo, SourceSpec } from '../sources/source.js';
+import type { CacheIdentity, Source, SourceInfo, SourceSpec } from '../sources/source.js';
 import { connectS3, type S3Connection } from './client.js';
 import { failureError, failureOf, isRetryable, sanitizedCause, seconds, type Failure, type FailureContext } from './failures.js';
 import { rangedGet } from './ranged-get.js';
@@ -117,6 +117,12 @@ export class S3Source implements Source {
       this.stats.retries++;
       await this.pause(delay, signal, () => this.abortError(offset, length, signal.reason));
     }
+  }
+
+  /** The disk cache's name for the pinned version: the endpoint's origin, never a credential. */
+  cacheIdentity(): CacheIdentity | undefined {
+    if (!this.pinned || !this.conn) return undefined;
+    return { endpoint: this.conn.endpointLabel, bucket: this.bucket, key: this.key, version: this.pinned.version };
   }
 
   close(): void {

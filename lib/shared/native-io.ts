@@ -23,9 +23,13 @@ export interface NativeIo {
    *  length, dst offset, copy from, copy length, flags 1 = lock if missing,
    *  2 = unlink if bad); `out`: 3 per block (status, reason, lock fd). */
   cacheLookup(identity: Uint8Array, dst: Uint8Array, blocks: Float64Array, paths: string[], lockPaths: string[], touchAfterSec: number, out: Int32Array): Promise<void>;
-  /** Writes entries (temporary file, rename) and lets go of their locks.
-   *  `blocks`: 4 numbers per block (offset, length, src offset, lock fd or -1); `out`: 0 or -errno per block. */
-  cacheWrite(identity: Uint8Array, src: Uint8Array, blocks: Float64Array, tmpPaths: string[], paths: string[], lockPaths: string[], out: Int32Array): Promise<void>;
+  /** Writes entries (temporary file, rename) holding the directory's lock
+   *  shared, each only if it fits under `cap` on the counter, and lets go of
+   *  their locks. `blocks`: 4 numbers per block (offset, length, src offset,
+   *  lock fd or -1); `out`: 0 or -errno per block. After -EAGAIN (a cleanup
+   *  pass has the directory), -ENOSPC (no room) or -ENOENT (the directory is
+   *  gone) the block's lock is kept: the caller retries or lets go. */
+  cacheWrite(identity: Uint8Array, src: Uint8Array, blocks: Float64Array, tmpPaths: string[], paths: string[], lockPaths: string[], out: Int32Array, counter: number, cap: number, gatePath: string): Promise<void>;
   cacheScan(root: string, depth: number): Promise<ScanResult | { errno: number }>;
   /** Unlinks each path; resolves with how many were removed. */
   cacheUnlink(paths: string[]): Promise<number>;
@@ -33,11 +37,14 @@ export interface NativeIo {
   cacheTryLock(path: string): number;
   /** Lets go of a lock; with `path`, unlinks the lock file first. */
   cacheUnlock(fd: number, path?: string): void;
+  /** The shared usage counter of a cache directory, mapped from the file at `path`. */
   cacheCounterOpen(path: string): number;
   cacheCounterAdd(handle: number, delta: number): number;
-  /** Adds `bytes` if the counter stays within `cap`; false (and nothing added) otherwise. */
-  cacheCounterReserve(handle: number, bytes: number, cap: number): boolean;
+  /** Only a cleanup pass holding the directory's lock sets it. */
+  cacheCounterSet(handle: number, value: number): void;
   cacheCounterGet(handle: number): number;
+  /** A cleanup pass waits for the lock since `ms` (0: no longer): writers step aside. */
+  cacheCounterPassWaiting(handle: number, ms: number): void;
   xxh64(data: Uint8Array, seed?: number): bigint;
 }
 

@@ -16,21 +16,36 @@ export const Counter = {
   evictions: 10,
   prefetchedChunks: 11,
   fetches: 12,
+  diskCacheHits: 16,
+  diskCacheBytes: 17,
+  diskCacheWrites: 18,
+  diskCacheDropped: 19,
+  diskCacheWaits: 20,
 } as const;
-const COUNTERS = 16;
+const COUNTERS = 24;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
 
 export interface MappingStats {
   /** Page faults served (one per faulting page and thread). */
   faults: number;
-  /** Reads issued to the source that succeeded (S3: ranged GETs); one may carry several chunks. */
+  /** Reads issued to the source that succeeded (S3: ranged GETs); one may carry several chunks. Disk cache reads are not fetches. */
   fetches: number;
   /** Chunks read from the source. */
   chunksFetched: number;
   bytesFetched: number;
-  /** Chunks installed from the chunk cache without a fetch. */
+  /** Chunks installed from the chunk cache (in memory) without a fetch. */
   cacheHits: number;
+  /** Disk cache blocks (64 KiB of the object) read back instead of fetched. */
+  diskCacheHits: number;
+  /** Bytes of the mapping read from the disk cache. */
+  diskCacheBytes: number;
+  /** Blocks this mapping wrote to the disk cache. */
+  diskCacheWrites: number;
+  /** Entries found torn, truncated, corrupted or misplaced: dropped, fetched again. */
+  diskCacheDropped: number;
+  /** Blocks another process was fetching when this mapping wanted them: waited for, not fetched twice. */
+  diskCacheWaits: number;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
@@ -96,6 +111,11 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     chunksFetched: c[Counter.chunksFetched],
     bytesFetched: c[Counter.bytesFetched],
     cacheHits: c[Counter.cacheHits],
+    diskCacheHits: c[Counter.diskCacheHits],
+    diskCacheBytes: c[Counter.diskCacheBytes],
+    diskCacheWrites: c[Counter.diskCacheWrites],
+    diskCacheDropped: c[Counter.diskCacheDropped],
+    diskCacheWaits: c[Counter.diskCacheWaits],
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
     prefetchedChunks: c[Counter.prefetchedChunks],

@@ -11,9 +11,11 @@ import { native, type RegionInfo } from '../shared/native.js';
 import type { ReadaheadMode, ServeOptions } from '../shared/protocol.js';
 import { Counter, StatsWriter } from '../shared/stats.js';
 import type { Source } from '../sources/source.js';
-import type { BufferPool } from './buffer-pool.js';
+import type { BufferPool, RunBuffer } from './buffer-pool.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ChunkGeometry } from './chunk-geometry.js';
+import { CachedRun } from './cached-run.js';
+import type { ObjectCache } from './disk-cache.js';
 import { FaultIntake } from './fault-intake.js';
 import { FetchScheduler } from './fetch-scheduler.js';
 import { Installer, type CopyOutcome } from './installer.js';
@@ -35,6 +37,8 @@ export interface RegionServerInit {
   residency: SharedArrayBuffer;
   /** A range was poisoned: report it to the caller's thread. */
   onError: (err: Error, offset: number, length: number) => void;
+  /** The disk cache's view of this object, or null. */
+  disk: ObjectCache | null;
 }
 
 export class RegionServer {
@@ -49,6 +53,7 @@ export class RegionServer {
   private readonly installer: Installer;
   private readonly resident: ResidentSet;
   private readonly cache: ChunkCache | null;
+  private readonly disk: ObjectCache | null;
   private readonly readahead: Readahead | null;
   private readonly scheduler: FetchScheduler;
   private readonly poisoned = new Set<number>();
@@ -74,6 +79,7 @@ export class RegionServer {
     this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped);
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
+    this.disk = init.disk;
     this.readahead = serve.readahead > serve.chunkSize ? new Readahead(this.geometry.chunks, Math.floor(serve.readahead / serve.chunkSize)) : null;
     this.scheduler = new FetchScheduler(
       { concurrency: serve.concurrency, maxRunChunks: Math.max(1, Math.floor(serve.fetchSize / serve.chunkSize)) },
@@ -87,10 +93,12 @@ export class RegionServer {
 
   /** Serves every fault already waiting, and any that arrive meanwhile, then
    *  resolves: close() unmaps only after this, so a thread blocked in a fault
-   *  when close() is called gets its bytes instead of SIGSEGV. */
+   *  when close() is called gets its bytes instead of SIGSEGV. Disk cache
+   *  writes in flight end first too. */
   async drain(): Promise<void> {
     this.draining = true;
     while (this.pending.size > 0) await Promise.allSettled([...this.pending.values()]);
+    await this.disk?.flush();
   }
 
   /** Stops serving: no more installs or fetches. The caller then destroys the region. */
@@ -188,7 +196,8 @@ export class RegionServer {
         await this.scheduler.request(chunk, urgent);
       }
     } catch (err) {
-      if (this.stopped) return;
+      // A run read through the disk cache installs chunk by chunk: one that made it in is not failed.
+      if (this.stopped || this.resident.has(chunk)) return;
       this.fail(chunk, err as Error);
       throw err;
     }
@@ -204,6 +213,11 @@ export class RegionServer {
     const lent = this.source.borrow?.(start, installBytes);
     const run = lent ? null : this.pool.acquire(installBytes);
     try {
+      if (run && this.disk) {
+        run.buf.fill(0, length);
+        await this.readThroughDisk(first, length, run);
+        return;
+      }
       if (run) {
         await this.source.read(start, length, run.buf, this.abort.signal);
         // The last chunk installs whole pages; the tail past the object's end is zero and no view exposes it.
@@ -219,6 +233,32 @@ export class RegionServer {
       run?.unref();
       this.stats.add(Counter.inflight, -1);
     }
+  }
+
+  /** readRun() with the disk cache: blocks on disk are read back, the rest
+   *  fetched, chunks installed as their bytes come in (cached-run.ts). */
+  private async readThroughDisk(first: number, length: number, run: RunBuffer): Promise<void> {
+    const { chunkSize } = this.geometry;
+    const fetched = await new CachedRun(this.disk!, this.geometry.start(first), length, run.buf, chunkSize, {
+      fetch: async (offset, bytes, at) => {
+        await this.source.read(offset, bytes, run.buf.subarray(at), this.abort.signal);
+        this.stats.add(Counter.fetches);
+        this.stats.add(Counter.bytesFetched, bytes);
+      },
+      install: async (i, n) => {
+        if (this.stopped) return;
+        const c = first + i;
+        if (this.cache) this.cache.putRun(c, n, run, first);
+        await this.install(c, n, run.buf.subarray(i * chunkSize, i * chunkSize + this.geometry.installBytes(c, n)));
+      },
+      retain: () => {
+        run.ref();
+        return () => run.unref();
+      },
+      stats: this.stats,
+      signal: this.abort.signal,
+    }).run();
+    this.stats.add(Counter.chunksFetched, fetched);
   }
 
   /** Installs `count` chunks from `first` held contiguously in `data`: copies
