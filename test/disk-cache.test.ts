@@ -463,3 +463,81 @@ describe('the cache directory', () => {
     expect(off.fetches).toBeGreaterThan(0);
   });
 });
+
+describe('the command line: --cache and s3mmap cache', () => {
+  const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
+  function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: {
+          PATH: process.env.PATH, HOME: process.env.HOME,
+          AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
+          AWS_ENDPOINT_URL: tp.endpoint, AWS_EC2_METADATA_DISABLED: 'true', ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    });
+  }
+
+  it('cat --cache reads a second time from the disk; `s3mmap cache` lists, then clears one object and then all', async () => {
+    const body = pseudoRandom(3 * MiB + 7, 71);
+    const other = pseudoRandom(MiB, 72);
+    await put('cli/a.bin', body);
+    await put('cli/b.bin', other);
+    const dir = join(tmp.dir, 'cli');
+    await tp.reset();
+    let r = await cli(['cat', `s3://${bucket}/cli/a.bin`, '--cache', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256(r.stdout)).toBe(sha256(body));
+    expect((await tp.stats()).bytesSent).toBe(body.length);
+    await tp.reset();
+    r = await cli(['cat', `s3://${bucket}/cli/a.bin`, '--verbose'], { S3MMAP_CACHE_DIR: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256(r.stdout)).toBe(sha256(body));
+    expect(r.stderr).toMatch(/fetched 0 B of 3\.00 MiB \(0%\) in 0 GETs, 3\.00 MiB read from the disk cache/);
+    expect((await tp.stats()).rangedGets).toBe(0);
+    r = await cli(['cat', `s3://${bucket}/cli/b.bin`, '--cache', dir]);
+    expect(r.code, r.stderr).toBe(0);
+
+    const entriesA = Math.ceil(body.length / BLOCK);
+    const bytesA = body.length + entriesA * HEADER;
+    r = await cli(['cache', '--cache', dir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout.toString()) as { entries: number; bytes: number; objects: Array<{ url: string; entries: number; bytes: number; endpoint: string }> };
+    expect(info.entries).toBe(entriesA + 16);
+    expect(info.bytes).toBe(bytesA + MiB + 16 * HEADER);
+    expect(info.objects.map((o) => [o.url, o.entries, o.bytes])).toEqual([[`s3://${bucket}/cli/a.bin`, entriesA, bytesA], [`s3://${bucket}/cli/b.bin`, 16, MiB + 16 * HEADER]]);
+    expect(info.objects[0].endpoint).toBe(tp.endpoint);
+    r = await cli(['cache', '--cache', dir]);
+    expect(r.stdout.toString()).toMatch(new RegExp(`holds +${(bytesA + MiB + 16 * HEADER).toLocaleString('en-US')} B .* in ${entriesA + 16} entries of 2 objects`));
+    expect(r.stdout.toString()).toContain(`s3://${bucket}/cli/a.bin`);
+
+    r = await cli(['cache', `s3://${bucket}/cli/a.bin`, '--clear', '--cache', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.toString()).toContain(`removed ${bytesA.toLocaleString('en-US')} B`);
+    expect(cacheFiles(dir).entries.length).toBe(16);
+    expect(usageCounter(dir)).toBe(MiB + 16 * HEADER);
+    r = await cli(['cache', '--clear'], { S3MMAP_CACHE_DIR: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(cacheFiles(dir).entries.length).toBe(0);
+    expect(usageCounter(dir)).toBe(0);
+
+    // Without a directory, a usage error saying how to give one.
+    r = await cli(['cache']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('s3mmap: no cache directory: give --cache DIR or set S3MMAP_CACHE_DIR');
+    // An unsafe one: a runtime error, one line.
+    const open = join(tmp.dir, 'cli-open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    r = await cli(['cat', `s3://${bucket}/cli/b.bin`, '--cache', open]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/refusing the cache directory .*cli-open: .* is writable by its group and others \(mode 0777\)/);
+  });
+});

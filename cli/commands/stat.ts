@@ -58,6 +58,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         readahead: opts.readahead,
         cacheSize: opts.cacheSize,
         concurrency: opts.concurrency ?? DEFAULTS.concurrency,
+        diskCache: opts.diskCache,
       },
       uffd,
     };
@@ -80,6 +81,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['fetch size', `${formatBytes(p.fetchSize)} per ranged GET at most`],
         ['readahead', p.readahead ? `up to ${formatBytes(p.readahead)} ahead of a sequential reader` : 'off'],
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
+        ['disk cache', p.diskCache ? `${p.diskCache.dir}, up to ${formatBytes(p.diskCache.maxBytes)}, shared with your other processes` : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
       ], w),
       ...section('userfaultfd', uffdPairs(uffd), w),
