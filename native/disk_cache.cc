@@ -257,7 +257,8 @@ Napi::Value CacheLookupJs(const Napi::CallbackInfo& info) {
 
 // The usage counter: bytes held by the cache directory, shared by every
 // process through one page of a MAP_SHARED file: [0] bytes held, [1] when a
-// cleanup pass began waiting for the directory's lock (ms, 0: none). Mapped
+// cleanup pass began waiting for the directory's lock (ms, 0: none), [2]
+// when a pass last set [0] (ms, 0: never, so [0] means nothing yet). Mapped
 // once per process and directory, never unmapped (one page).
 struct Counter {
   std::string path;
@@ -577,10 +578,18 @@ Napi::Value CacheCounterAddJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(v));
 }
 
-// cacheCounterSet(handle, value): a cleanup pass, holding the directory's lock, says what it found.
+// cacheCounterSet(handle, value): a cleanup pass, holding the directory's
+// lock, says what it found, and when.
 Napi::Value CacheCounterSetJs(const Napi::CallbackInfo& info) {
-  __atomic_store_n(CounterWords(info[0]), static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue()), __ATOMIC_SEQ_CST);
+  int64_t* w = CounterWords(info[0]);
+  __atomic_store_n(w, static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue()), __ATOMIC_SEQ_CST);
+  __atomic_store_n(w + 2, NowMs(), __ATOMIC_SEQ_CST);
   return info.Env().Undefined();
+}
+
+// cacheCounterLastPass(handle) -> ms of the last cacheCounterSet, 0 if none ever (the counter is not to be trusted).
+Napi::Value CacheCounterLastPassJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(__atomic_load_n(CounterWords(info[0]) + 2, __ATOMIC_SEQ_CST)));
 }
 
 Napi::Value CacheCounterGetJs(const Napi::CallbackInfo& info) {
@@ -614,6 +623,7 @@ void InitDiskCache(Napi::Env env, Napi::Object exports) {
   exports.Set("cacheCounterAdd", Napi::Function::New(env, CacheCounterAddJs));
   exports.Set("cacheCounterSet", Napi::Function::New(env, CacheCounterSetJs));
   exports.Set("cacheCounterGet", Napi::Function::New(env, CacheCounterGetJs));
+  exports.Set("cacheCounterLastPass", Napi::Function::New(env, CacheCounterLastPassJs));
   exports.Set("cacheCounterPassWaiting", Napi::Function::New(env, CacheCounterPassWaitingJs));
   exports.Set("xxh64", Napi::Function::New(env, Xxh64Js));
 }

@@ -30,6 +30,8 @@ export const DEFAULTS = {
     lockWaitMs: 10_000,
     /** A lock file this old is left from a crash (its flock is gone with the process). */
     staleLockMs: 600_000,
+    /** A process's first mapping sweeps the directory (crashed writers' files) if no pass ran for this long. */
+    sweepAfterMs: 3_600_000,
   },
   /** Region when neither options, environment nor profile name one. */
   region: 'us-east-1',

@@ -43,6 +43,8 @@ export interface NativeIo {
   /** Only a cleanup pass holding the directory's lock sets it. */
   cacheCounterSet(handle: number, value: number): void;
   cacheCounterGet(handle: number): number;
+  /** When a cleanup pass last set the counter (ms since the epoch); 0: never, the counter means nothing yet. */
+  cacheCounterLastPass(handle: number): number;
   /** A cleanup pass waits for the lock since `ms` (0: no longer): writers step aside. */
   cacheCounterPassWaiting(handle: number, ms: number): void;
   xxh64(data: Uint8Array, seed?: number): bigint;

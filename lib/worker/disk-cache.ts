@@ -53,7 +53,6 @@ export class DiskCacheStore {
   private readonly lockFile: string;
   private readonly counter: number;
   private passing: Promise<void> | null = null;
-  /** The first pass of this process: stale temporaries gone, the counter true. */
   private firstPass: Promise<void> | null = null;
 
   private constructor(dir: string) {
@@ -62,11 +61,15 @@ export class DiskCacheStore {
     this.counter = io.cacheCounterOpen(usagePath(dir));
   }
 
-  /** Resolves once this process has looked at the directory once (skipped
-   *  if writers or another pass hold its lock just then). */
-  ready(cap: number): Promise<void> {
-    this.firstPass ??= this.pass(cap, false).catch(() => {});
-    return this.firstPass;
+  /** At a process's first mapping with this directory, in the background:
+   *  a pass when the counter was never set (a new directory), when it is
+   *  over this cap (another process used a larger one), or when no pass ran
+   *  for an hour (crashed writers' temporary files are cleaned then). */
+  opened(cap: number): void {
+    if (this.firstPass) return;
+    const last = io.cacheCounterLastPass(this.counter);
+    const due = last === 0 || this.used > cap || Date.now() - last > TUNING.sweepAfterMs;
+    this.firstPass = due ? this.pass(cap, false).catch(() => {}) : Promise.resolve();
   }
 
   /** Bytes the directory holds, as the shared counter says. */

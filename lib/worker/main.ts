@@ -71,7 +71,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
   }
   let disk: ObjectCache | null;
   try {
-    disk = await openDiskCache(msg, source, info.size);
+    disk = openDiskCache(msg, source, info.size);
   } catch (err) {
     await Promise.resolve(source.close()).catch(() => {});
     throw err;
@@ -106,13 +106,13 @@ async function map(msg: MapRequest): Promise<MapReply> {
 }
 
 /** The disk cache's view of the object, when one was asked for and the source can name its bytes. */
-async function openDiskCache(msg: MapRequest, source: Source, size: number): Promise<ObjectCache | null> {
+function openDiskCache(msg: MapRequest, source: Source, size: number): ObjectCache | null {
   const options = msg.serve.diskCache;
   const identity = options ? source.cacheIdentity?.() : undefined;
   if (!options || !identity) return null;
   try {
     const store = DiskCacheStore.open(options.dir);
-    await store.ready(options.maxBytes);
+    store.opened(options.maxBytes);
     return new ObjectCache(store, identity, size, options.maxBytes);
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'EIO';
