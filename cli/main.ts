@@ -71,6 +71,7 @@ function parser(args: string[]): Argv<GlobalArgs> {
     .example('$0 cat s3://data/shard-0001.tdb --range 1m-2m | xxd | head', 'A byte range, fetched through the mapping')
     .example('$0 mount s3://data/shard-0001.tdb --exec query.mjs', 'Run a script on the object as a Buffer')
     .example('$0 mount s3://data/shard-0001.tdb', 'A REPL with `buf` and `mapping`')
+    .example('$0 cat s3://data/shard-0001.tdb --cache ~/.cache/s3mmap', 'Keep fetched chunks on disk: the next run reads them from there')
     .example('$0 demo', 'Everything at once against a throwaway local MinIO')
     .epilogue(
       'Credentials, region and endpoint come from the standard AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE) and ~/.aws/config, ~/.aws/credentials.\n\n' +
