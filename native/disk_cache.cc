@@ -1,7 +1,8 @@
 // The disk cache's syscalls: reading and verifying entries, writing them
-// (temporary file, then rename), per-block lock files (flock, never
-// blocking), scanning and unlinking for the cleanup pass, and the usage
-// counter that every process shares through a MAP_SHARED file. Reads,
+// (temporary file, then rename), per-block fetch locks (byte-range OFD
+// locks, never blocking), the directory's lock (flock), scanning and
+// unlinking for the cleanup pass, and the usage counter that every process
+// shares through a MAP_SHARED file. Reads,
 // writes and scans run on the I/O pool (io_pool.h); counter and lock calls
 // are single non-blocking syscalls or atomics, made on the caller's thread.
 // What to cache, when to evict and what a result means is decided in
@@ -157,6 +158,30 @@ void Unlock(int fd, const char* path) {
   close(fd);
 }
 
+// A block's fetch lock: one byte, at the block's offset, of its object
+// version's lock file, as an open-file-description lock (F_OFD_SETLK): no
+// file is created or removed per block, the lock never waits, and it goes
+// with the descriptor, so a process that dies lets go of all of them.
+// 1 taken, 0 held by another descriptor, or -errno.
+int RangeLock(int fd, uint64_t offset) {
+  struct flock l = {};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  l.l_start = static_cast<off_t>(offset);
+  l.l_len = 1;
+  if (fcntl(fd, F_OFD_SETLK, &l) == 0) return 1;
+  return errno == EAGAIN || errno == EACCES ? 0 : -errno;
+}
+
+void RangeUnlock(int fd, uint64_t offset) {
+  struct flock l = {};
+  l.l_type = F_UNLCK;
+  l.l_whence = SEEK_SET;
+  l.l_start = static_cast<off_t>(offset);
+  l.l_len = 1;
+  fcntl(fd, F_OFD_SETLK, &l);
+}
+
 std::string Str(const Napi::Value& v) { return v.As<Napi::String>().Utf8Value(); }
 
 std::vector<std::string> Strings(const Napi::Value& v) {
@@ -175,7 +200,7 @@ bool Identity(const Napi::Value& v, uint8_t* out) {
 }
 
 // Per block, in `blocks` (6 doubles): offset, length, dst offset, copy from, copy length, flags.
-// Out (3 int32 per block): status, reason, lock fd.
+// Out (3 int32 per block): status, reason, 1 if this call took the block's lock.
 class LookupJob : public IoJob {
  public:
   uint8_t identity[kIdentity];
@@ -184,7 +209,8 @@ class LookupJob : public IoJob {
   const double* blocks;
   int32_t* out;
   size_t count;
-  std::vector<std::string> paths, lock_paths;
+  std::vector<std::string> paths;
+  int lock_fd;
   long touch_after_sec;
 
   void Work() override {
@@ -197,7 +223,7 @@ class LookupJob : public IoJob {
       size_t from = static_cast<size_t>(b[3]), copy = static_cast<size_t>(b[4]);
       int flags = static_cast<int>(b[5]);
       int32_t* o = out + 3 * i;
-      o[2] = -1;
+      o[2] = 0;
       Verdict v = ReadEntry(paths[i].c_str(), identity, offset, len, to, from, copy, touch_after_sec, scratch);
       o[1] = v.reason;
       if (v.reason != kFine && (flags & kDropBad)) unlink(paths[i].c_str());
@@ -205,27 +231,27 @@ class LookupJob : public IoJob {
         o[0] = v.status;
         continue;
       }
-      int fd = TryLock(lock_paths[i].c_str());
-      if (fd <= 0) {
-        o[0] = fd == 0 ? kBusy : fd;
+      int r = RangeLock(lock_fd, offset);
+      if (r <= 0) {
+        o[0] = r == 0 ? kBusy : r;
         continue;
       }
       // Whoever held the lock may have written the entry just before letting go.
       Verdict again = ReadEntry(paths[i].c_str(), identity, offset, len, to, from, copy, touch_after_sec, scratch);
       if (again.status == kHit) {
-        Unlock(fd, lock_paths[i].c_str());
+        RangeUnlock(lock_fd, offset);
         o[0] = kHit;
       } else {
         if (again.reason != kFine && (flags & kDropBad)) unlink(paths[i].c_str());
         o[0] = kOwned;
-        o[2] = fd;
+        o[2] = 1;
       }
     }
   }
   napi_value Result(napi_env) override { return nullptr; }
 };
 
-// cacheLookup(identity, dst, blocks Float64Array, paths, lockPaths, touchAfterSec, out Int32Array) -> Promise<void>
+// cacheLookup(identity, dst, blocks Float64Array, paths, lockFd, touchAfterSec, out Int32Array) -> Promise<void>
 Napi::Value CacheLookupJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<LookupJob>();
@@ -233,13 +259,12 @@ Napi::Value CacheLookupJs(const Napi::CallbackInfo& info) {
   Napi::Int32Array out = info[6].As<Napi::Int32Array>();
   job->count = blocks.ElementLength() / 6;
   job->paths = Strings(info[3]);
-  job->lock_paths = Strings(info[4]);
+  job->lock_fd = info[4].As<Napi::Number>().Int32Value();
   job->dst = BufferData(info[1], &job->dst_len);
   job->blocks = blocks.Data();
   job->out = out.Data();
   job->touch_after_sec = static_cast<long>(info[5].As<Napi::Number>().DoubleValue());
-  bool ok = Identity(info[0], job->identity) && job->paths.size() == job->count && job->lock_paths.size() == job->count &&
-            out.ElementLength() >= 3 * job->count;
+  bool ok = Identity(info[0], job->identity) && job->paths.size() == job->count && out.ElementLength() >= 3 * job->count;
   for (size_t i = 0; ok && i < job->count; i++) {
     const double* b = job->blocks + 6 * i;
     ok = b[4] <= b[1] && b[3] + b[4] <= b[1] && b[2] >= 0 && b[2] + b[4] <= static_cast<double>(job->dst_len);
@@ -289,7 +314,7 @@ bool Reserve(int64_t* used, int64_t n, int64_t cap) {
 // A cleanup pass that waited this long for the lock is taken to have died.
 constexpr int64_t kPassTurnMs = 15000;
 
-// Per block, in `blocks` (4 doubles): offset, length, src offset, lock fd (-1: none).
+// Per block, in `blocks` (4 doubles): offset, length, src offset, 1 if its lock is held.
 // Out (1 int32 per block): 0, or -errno: -EAGAIN (a cleanup pass has the
 // directory), -ENOSPC (no room under the cap), -ENOENT (the directory is gone).
 //
@@ -307,7 +332,8 @@ class WriteJob : public IoJob {
   const double* blocks;
   int32_t* out;
   size_t count;
-  std::vector<std::string> tmp_paths, paths, lock_paths;
+  std::vector<std::string> tmp_paths, paths;
+  int lock_fd;
   int64_t* counter;
   int64_t cap;
   std::string gate;
@@ -319,7 +345,7 @@ class WriteJob : public IoJob {
       uint64_t offset = static_cast<uint64_t>(b[0]);
       size_t len = static_cast<size_t>(b[1]);
       const uint8_t* data = src + static_cast<size_t>(b[2]);
-      int lock_fd = static_cast<int>(b[3]);
+      bool locked = b[3] != 0;
       int r = gate_fd;
       if (gate_fd >= 0) {
         int64_t bytes = static_cast<int64_t>(kHeader + len);
@@ -332,7 +358,7 @@ class WriteJob : public IoJob {
       }
       out[i] = r;
       bool retry = r == -EAGAIN || r == -ENOSPC || r == -ENOENT;
-      if (lock_fd >= 0 && !retry) Unlock(lock_fd, lock_paths[i].c_str());
+      if (locked && !retry) RangeUnlock(lock_fd, offset);
     }
     if (gate_fd >= 0) close(gate_fd);
   }
@@ -388,7 +414,7 @@ class WriteJob : public IoJob {
   napi_value Result(napi_env) override { return nullptr; }
 };
 
-// cacheWrite(identity, src, blocks, tmpPaths, paths, lockPaths, out, counter, cap, gatePath) -> Promise<void>
+// cacheWrite(identity, src, blocks, tmpPaths, paths, lockFd, out, counter, cap, gatePath) -> Promise<void>
 Napi::Value CacheWriteJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto job = std::make_unique<WriteJob>();
@@ -402,12 +428,12 @@ Napi::Value CacheWriteJs(const Napi::CallbackInfo& info) {
   job->out = out.Data();
   job->tmp_paths = Strings(info[3]);
   job->paths = Strings(info[4]);
-  job->lock_paths = Strings(info[5]);
+  job->lock_fd = info[5].As<Napi::Number>().Int32Value();
   job->counter = CounterWords(info[7]);
   job->cap = static_cast<int64_t>(info[8].As<Napi::Number>().DoubleValue());
   job->gate = Str(info[9]);
   bool ok = Identity(info[0], job->identity) && job->tmp_paths.size() == job->count && job->paths.size() == job->count &&
-            job->lock_paths.size() == job->count && out.ElementLength() >= job->count;
+            out.ElementLength() >= job->count;
   for (size_t i = 0; ok && i < job->count; i++) {
     const double* b = job->blocks + 4 * i;
     ok = b[2] >= 0 && b[2] + b[1] <= static_cast<double>(src_len);
@@ -524,12 +550,30 @@ Napi::Value CacheUnlinkJs(const Napi::CallbackInfo& info) {
   return p ? Napi::Value(info.Env(), p) : info.Env().Undefined();
 }
 
+// cacheLockFileOpen(path) -> fd | -errno: an object version's block-lock file, opened once per mapping.
+Napi::Value CacheLockFileOpenJs(const Napi::CallbackInfo& info) {
+  int fd = open(Str(info[0]).c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  return Napi::Number::New(info.Env(), fd < 0 ? -errno : fd);
+}
+
+// cacheRangeUnlock(lockFd, offset): lets go of a block's lock without writing it.
+Napi::Value CacheRangeUnlockJs(const Napi::CallbackInfo& info) {
+  RangeUnlock(info[0].As<Napi::Number>().Int32Value(), static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()));
+  return info.Env().Undefined();
+}
+
+// cacheCloseFd(fd): the lock file, once its mapping's last write ended.
+Napi::Value CacheCloseFdJs(const Napi::CallbackInfo& info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 // cacheTryLock(path) -> fd, 0 if held elsewhere, or -errno. One open and one non-blocking flock.
 Napi::Value CacheTryLockJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), TryLock(Str(info[0]).c_str()));
 }
 
-// cacheUnlock(fd, path): unlinks `path` first when given (a per-block lock), then lets go.
+// cacheUnlock(fd, path): lets go of the directory's lock (unlinking `path` first when given).
 Napi::Value CacheUnlockJs(const Napi::CallbackInfo& info) {
   std::string path = info.Length() > 1 && info[1].IsString() ? Str(info[1]) : "";
   Unlock(info[0].As<Napi::Number>().Int32Value(), path.c_str());
@@ -618,6 +662,9 @@ void InitDiskCache(Napi::Env env, Napi::Object exports) {
   exports.Set("cacheScan", Napi::Function::New(env, CacheScanJs));
   exports.Set("cacheUnlink", Napi::Function::New(env, CacheUnlinkJs));
   exports.Set("cacheTryLock", Napi::Function::New(env, CacheTryLockJs));
+  exports.Set("cacheLockFileOpen", Napi::Function::New(env, CacheLockFileOpenJs));
+  exports.Set("cacheRangeUnlock", Napi::Function::New(env, CacheRangeUnlockJs));
+  exports.Set("cacheCloseFd", Napi::Function::New(env, CacheCloseFdJs));
   exports.Set("cacheUnlock", Napi::Function::New(env, CacheUnlockJs));
   exports.Set("cacheCounterOpen", Napi::Function::New(env, CacheCounterOpenJs));
   exports.Set("cacheCounterAdd", Napi::Function::New(env, CacheCounterAddJs));

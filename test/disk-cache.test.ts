@@ -79,17 +79,25 @@ function shaOf(body: Buffer, ranges: Array<[number, number]> = [[0, body.length]
   return sha256(Buffer.concat(ranges.map(([o, l]) => body.subarray(o, o + l))));
 }
 
-/** Files in the cache's version directories: entries, temporaries, locks, and their bytes. */
-function cacheFiles(dir: string): { versions: string[]; entries: string[]; temps: string[]; locks: string[]; bytes: number } {
+/** Files in the cache's version directories: entries, temporaries, and their bytes. */
+function cacheFiles(dir: string): { versions: string[]; entries: string[]; temps: string[]; bytes: number } {
   const root = join(dir, 'v1');
-  const out = { versions: [] as string[], entries: [] as string[], temps: [] as string[], locks: [] as string[], bytes: 0 };
+  const out = { versions: [] as string[], entries: [] as string[], temps: [] as string[], bytes: 0 };
   if (!existsSync(root)) return out;
+  // Names may vanish between readdir and stat (renamed or removed by a live process).
+  const isDir = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
   for (const obj of readdirSync(root)) {
     const od = join(root, obj);
-    if (!statSync(od).isDirectory()) continue;
+    if (!isDir(od)) continue;
     for (const ver of readdirSync(od)) {
       const vd = join(od, ver);
-      if (!statSync(vd).isDirectory()) continue;
+      if (!isDir(vd)) continue;
       out.versions.push(vd);
       for (const name of readdirSync(vd)) {
         const p = join(vd, name);
@@ -99,13 +107,13 @@ function cacheFiles(dir: string): { versions: string[]; entries: string[]; temps
         } catch {
           continue; // removed while we looked
         }
-        if (name.startsWith('.tmp-')) out.temps.push(p);
-        else if (name.endsWith('.lock')) out.locks.push(p);
-        else {
+        if (name.startsWith('.tmp-')) {
+          out.temps.push(p);
+          out.bytes += size;
+        } else if (/^[0-9a-f]{8,}$/.test(name)) {
           out.entries.push(p);
           out.bytes += size;
         }
-        if (name.startsWith('.tmp-')) out.bytes += size;
       }
     }
   }
@@ -116,7 +124,8 @@ const blockFile = (versionDir: string, block: number) => join(versionDir, block.
 
 /** The shared usage counter: the first 8 bytes of v1/usage. */
 function usageCounter(dir: string): number {
-  return Number(readFileSync(join(dir, 'v1', 'usage')).readBigInt64LE(0));
+  const page = readFileSync(join(dir, 'v1', 'usage'));
+  return page.length >= 8 ? Number(page.readBigInt64LE(0)) : 0; // 0 bytes long for a moment when new
 }
 
 /** Word 2 of v1/usage: when a cleanup pass last ran (ms). */
@@ -182,7 +191,7 @@ describe('the disk cache across processes', () => {
     expect(files.temps).toEqual([]);
     expect(usageCounter(cacheDir)).toBe(files.bytes);
     for (const p of [cacheDir, join(cacheDir, 'v1'), ...files.versions]) expect(statSync(p).mode & 0o777).toBe(0o700);
-    for (const p of [...files.entries, join(cacheDir, 'v1', 'usage'), join(cacheDir, 'v1', 'lock')]) expect(statSync(p).mode & 0o777).toBe(0o600);
+    for (const p of [...files.entries, ...files.versions.map((v) => join(v, 'locks')), join(cacheDir, 'v1', 'usage'), join(cacheDir, 'v1', 'lock')]) expect(statSync(p).mode & 0o777).toBe(0o600);
     const everything = [...files.entries, ...readdirSync(join(cacheDir, 'v1')).map((n) => join(cacheDir, 'v1', n)).filter((p) => statSync(p).isDirectory()).map((p) => join(p, 'object'))];
     for (const p of everything) {
       const text = readFileSync(p).toString('latin1') + p;
@@ -299,7 +308,7 @@ describe('the disk cache across processes', () => {
       const how = await exited;
       expect(how, err).toBe(done && how !== 'SIGKILL' ? '0' : 'SIGKILL');
       const after = cacheFiles(cacheDir);
-      leftovers.push(`${share}: ${after.entries.length} entries, ${after.temps.length} temporary files, ${after.locks.length} lock files`);
+      leftovers.push(`${share}: ${after.entries.length} entries, ${after.temps.length} temporary files`);
 
       await tp.reset();
       const next = await readInChild({ key: 'killed', cacheDir });

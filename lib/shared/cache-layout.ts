@@ -10,7 +10,8 @@
 //       object                     {"endpoint","bucket","key"}: what `s3mmap cache` shows
 //       <version>/                 sha256(ETag), 32 hex digits
 //         <block>                  entry: 64 KiB block number, 8+ hex digits
-//         <block>.lock             flock'ed while one process fetches the block
+//         locks                    byte-range locked (one byte at each block's
+//                                  offset) while a process fetches that block
 //         .tmp-<pid>-<n>-<block>   an entry being written (renamed when whole)
 //
 // An entry is an 80-byte header (magic, format, the identity sha256 of
@@ -52,7 +53,7 @@ export const formatRoot = (dir: string): string => join(dir, CACHE_FORMAT);
 export const lockPath = (dir: string): string => join(formatRoot(dir), 'lock');
 export const usagePath = (dir: string): string => join(formatRoot(dir), 'usage');
 export const META_FILE = 'object';
+export const LOCKS_FILE = 'locks';
 
 export const isEntryName = (name: string): boolean => /^[0-9a-f]{8,}$/.test(name);
 export const isTempName = (name: string): boolean => name.startsWith('.tmp-');
-export const isLockName = (name: string): boolean => name.endsWith('.lock');

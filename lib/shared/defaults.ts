@@ -28,8 +28,6 @@ export const DEFAULTS = {
     touchAfterSec: 60,
     /** Longest wait for a block another process is fetching; then fetch it here too. */
     lockWaitMs: 10_000,
-    /** A lock file this old is left from a crash (its flock is gone with the process). */
-    staleLockMs: 600_000,
     /** A process's first mapping sweeps the directory (crashed writers' files) if no pass ran for this long. */
     sweepAfterMs: 3_600_000,
   },

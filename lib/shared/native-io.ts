@@ -21,21 +21,27 @@ export interface NativeIo {
   ioPread(fd: number, into: Uint8Array, intoOffset: number, length: number, fileOffset: number): Promise<number>;
   /** Reads and verifies entries. `blocks`: 6 numbers per block (offset,
    *  length, dst offset, copy from, copy length, flags 1 = lock if missing,
-   *  2 = unlink if bad); `out`: 3 per block (status, reason, lock fd). */
-  cacheLookup(identity: Uint8Array, dst: Uint8Array, blocks: Float64Array, paths: string[], lockPaths: string[], touchAfterSec: number, out: Int32Array): Promise<void>;
+   *  2 = unlink if bad); `out`: 3 per block (status, reason, 1 if this call
+   *  took the block's lock: a byte-range lock on `lockFd`). */
+  cacheLookup(identity: Uint8Array, dst: Uint8Array, blocks: Float64Array, paths: string[], lockFd: number, touchAfterSec: number, out: Int32Array): Promise<void>;
   /** Writes entries (temporary file, rename) holding the directory's lock
    *  shared, each only if it fits under `cap` on the counter, and lets go of
    *  their locks. `blocks`: 4 numbers per block (offset, length, src offset,
-   *  lock fd or -1); `out`: 0 or -errno per block. After -EAGAIN (a cleanup
-   *  pass has the directory), -ENOSPC (no room) or -ENOENT (the directory is
-   *  gone) the block's lock is kept: the caller retries or lets go. */
-  cacheWrite(identity: Uint8Array, src: Uint8Array, blocks: Float64Array, tmpPaths: string[], paths: string[], lockPaths: string[], out: Int32Array, counter: number, cap: number, gatePath: string): Promise<void>;
+   *  1 if its lock is held); `out`: 0 or -errno per block. After -EAGAIN (a
+   *  cleanup pass has the directory), -ENOSPC (no room) or -ENOENT (the
+   *  directory is gone) the block's lock is kept: the caller retries or lets go. */
+  cacheWrite(identity: Uint8Array, src: Uint8Array, blocks: Float64Array, tmpPaths: string[], paths: string[], lockFd: number, out: Int32Array, counter: number, cap: number, gatePath: string): Promise<void>;
   cacheScan(root: string, depth: number): Promise<ScanResult | { errno: number }>;
   /** Unlinks each path; resolves with how many were removed. */
   cacheUnlink(paths: string[]): Promise<number>;
-  /** Lock file without waiting: its fd, 0 when held elsewhere, or -errno. */
+  /** An object version's block-lock file: its fd, or -errno. */
+  cacheLockFileOpen(path: string): number;
+  /** Lets go of the lock of the block at byte `offset`. */
+  cacheRangeUnlock(lockFd: number, offset: number): void;
+  cacheCloseFd(fd: number): void;
+  /** The directory's lock (flock, exclusive) without waiting: its fd, 0 when held elsewhere, or -errno. */
   cacheTryLock(path: string): number;
-  /** Lets go of a lock; with `path`, unlinks the lock file first. */
+  /** Lets go of the directory's lock. */
   cacheUnlock(fd: number, path?: string): void;
   /** The shared usage counter of a cache directory, mapped from the file at `path`. */
   cacheCounterOpen(path: string): number;

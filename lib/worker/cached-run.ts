@@ -36,7 +36,7 @@ const enum State {
 export class CachedRun {
   private readonly refs: BlockRef[];
   private readonly state: Uint8Array;
-  private readonly lockFd: Int32Array;
+  private readonly locked: Uint8Array;
   /** Per chunk of the run: blocks it needs that are not in the buffer yet. */
   private readonly missing: Int32Array;
   private readonly installed: Uint8Array;
@@ -52,7 +52,7 @@ export class CachedRun {
   ) {
     this.refs = obj.blocks(start, length);
     this.state = new Uint8Array(this.refs.length);
-    this.lockFd = new Int32Array(this.refs.length).fill(-1);
+    this.locked = new Uint8Array(this.refs.length);
     const chunks = Math.ceil(length / chunkSize);
     this.missing = new Int32Array(chunks);
     this.installed = new Uint8Array(chunks);
@@ -102,7 +102,7 @@ export class CachedRun {
         // Owned, or a miss that cannot be locked (part of a block), or an
         // error reading the cache: fetched either way.
         this.state[j] = r.status === LookupStatus.owned ? State.Owned : State.Fetch;
-        this.lockFd[j] = r.status === LookupStatus.owned ? r.lockFd : -1;
+        this.locked[j] = r.locked ? 1 : 0;
         fetch.push(j);
       }
     });
@@ -129,7 +129,7 @@ export class CachedRun {
     try {
       await this.hooks.fetch(this.start + from, to - from, from);
     } catch (err) {
-      this.obj.unlock(owned.map((j) => ({ block: this.refs[j].block, lockFd: this.lockFd[j] })));
+      this.obj.unlock(owned.map((j) => ({ ref: this.refs[j], locked: this.locked[j] === 1 })));
       throw err;
     }
     for (const j of seg) {
@@ -147,7 +147,7 @@ export class CachedRun {
   private writeBehind(owned: number[]): void {
     const release = this.hooks.retain();
     this.obj
-      .write(owned.map((j) => ({ ref: this.refs[j], lockFd: this.lockFd[j] })), this.buf)
+      .write(owned.map((j) => ({ ref: this.refs[j], locked: this.locked[j] === 1 })), this.buf)
       .then((n) => this.hooks.stats.add(Counter.diskCacheWrites, n), () => {})
       .finally(release);
   }

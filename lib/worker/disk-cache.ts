@@ -17,8 +17,10 @@
 //   nothing (ENOENT: it fetches); an unlinked file stays readable through an
 //   open descriptor.
 // - One fetch per block across processes: a missing block is fetched by the
-//   process that takes its lock file (flock, released by the kernel if that
-//   process dies); others poll without blocking until the entry appears.
+//   process that takes its lock (one byte of the version's lock file, an
+//   open-file-description lock: nothing is created per block, and the
+//   kernel lets go when that process dies); others poll without blocking
+//   until the entry appears.
 // - The cap: writers hold the directory's lock shared from the reservation
 //   of an entry's bytes on the shared counter to its rename, and write only
 //   what fits. When nothing fits, one process takes the lock exclusively (so
@@ -28,7 +30,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  blockName, CACHE_BLOCK, ENTRY_HEADER, formatRoot, identityBytes, isEntryName, isLockName, isTempName, lockPath, META_FILE,
+  blockName, CACHE_BLOCK, formatRoot, identityBytes, isEntryName, isTempName, lockPath, LOCKS_FILE, META_FILE,
   objectDirName, usagePath, versionDirName, type CacheIdentity,
 } from '../shared/cache-layout.js';
 import { DEFAULTS } from '../shared/defaults.js';
@@ -84,8 +86,8 @@ export class DiskCacheStore {
   }
 
   /** Writes entries under the directory's gate; see ObjectCache.write(). */
-  writeEntries(identity: Buffer, src: Buffer, blocks: Float64Array, tmp: string[], paths: string[], locks: string[], out: Int32Array, cap: number): Promise<void> {
-    return io.cacheWrite(identity, src, blocks, tmp, paths, locks, out, this.counter, cap, this.lockFile);
+  writeEntries(identity: Buffer, src: Buffer, blocks: Float64Array, tmp: string[], paths: string[], lockFd: number, out: Int32Array, cap: number): Promise<void> {
+    return io.cacheWrite(identity, src, blocks, tmp, paths, lockFd, out, this.counter, cap, this.lockFile);
   }
 
   private pass(cap: number, trim: boolean): Promise<void> {
@@ -95,7 +97,7 @@ export class DiskCacheStore {
 
   /** Under the directory's lock, held exclusively: no write is between its
    *  reservation and its rename, so what the scan finds is exact. Deletes
-   *  every temporary file (all are a crashed writer's), old lock files, and,
+   *  every temporary file (all are a crashed writer's) and,
    *  over the cap (or over the low water mark when asked to trim), the least
    *  recently used entries; then sets the counter to what is left. */
   private async runPass(cap: number, trim: boolean): Promise<void> {
@@ -117,7 +119,7 @@ export class DiskCacheStore {
         if (isEntryName(name)) {
           entries.push({ path: rel, size: scan.sizes[i], atime: scan.atimes[i] });
           total += scan.sizes[i];
-        } else if (isTempName(name) || (isLockName(name) && now - scan.mtimes[i] > TUNING.staleLockMs)) {
+        } else if (isTempName(name)) {
           doomed.push(rel);
         }
       }
@@ -171,7 +173,13 @@ export interface BlockRef {
 export interface LookupResult {
   status: number;
   reason: number;
-  lockFd: number;
+  /** This lookup took the block's lock: write it or let go. */
+  locked: boolean;
+}
+
+export interface HeldBlock {
+  ref: BlockRef;
+  locked: boolean;
 }
 
 export class ObjectCache {
@@ -180,6 +188,11 @@ export class ObjectCache {
   private readonly dir: string;
   private tmpSeq = 0;
   private readonly writing = new Set<Promise<number>>();
+  /** The version's block-lock file, open for the life of the mapping (its locks go with it). */
+  private lockFd = -1;
+  private closing = false;
+  /** Lookups in flight: they hold the lock file's descriptor number too. */
+  private looking = 0;
 
   constructor(
     readonly store: DiskCacheStore,
@@ -191,6 +204,22 @@ export class ObjectCache {
     this.objectDir = join(store.root, objectDirName(id));
     this.dir = join(this.objectDir, versionDirName(id.version));
     this.ensureDirs();
+    const fd = io.cacheLockFileOpen(join(this.dir, LOCKS_FILE));
+    if (fd < 0) throw Object.assign(new Error(`cannot open ${join(this.dir, LOCKS_FILE)} (errno ${-fd})`), { code: 'EIO' });
+    this.lockFd = fd;
+  }
+
+  /** The mapping is done: the lock file closes once the last write ended. */
+  close(): void {
+    this.closing = true;
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (this.closing && this.writing.size === 0 && this.looking === 0 && this.lockFd >= 0) {
+      io.cacheCloseFd(this.lockFd);
+      this.lockFd = -1;
+    }
   }
 
   /** Map time, and after `s3mmap cache clear` removed them: two mkdirs and a small file. */
@@ -222,23 +251,28 @@ export class ObjectCache {
     return join(this.dir, blockName(b));
   }
 
-  private lockPath(b: number): string {
-    return `${this.path(b)}.lock`;
-  }
-
   /** Reads the blocks present into `dst` (verified), and takes the lock of
    *  each missing whole block that no other process is fetching. */
   async lookup(refs: BlockRef[], dst: Buffer): Promise<LookupResult[]> {
     const blocks = new Float64Array(refs.length * 6);
-    refs.forEach((r, i) => blocks.set([r.block * CACHE_BLOCK, r.length, r.dstOffset, r.copyFrom, r.copyLength, (r.whole ? 1 : 0) | 2], i * 6));
+    refs.forEach((r, i) => blocks.set([r.block * CACHE_BLOCK, r.length, r.dstOffset, r.copyFrom, r.copyLength, 0], i * 6));
     const out = new Int32Array(refs.length * 3);
-    await io.cacheLookup(this.identity, dst, blocks, refs.map((r) => this.path(r.block)), refs.map((r) => this.lockPath(r.block)), TUNING.touchAfterSec, out);
-    return refs.map((_, i) => ({ status: out[3 * i], reason: out[3 * i + 1], lockFd: out[3 * i + 2] }));
+    // Closed (the mapping stopped): blocks are read, but none is locked.
+    const wantLock = this.lockFd >= 0 ? 1 : 0;
+    refs.forEach((r, i) => (blocks[i * 6 + 5] = (r.whole ? wantLock : 0) | 2));
+    this.looking++;
+    try {
+      await io.cacheLookup(this.identity, dst, blocks, refs.map((r) => this.path(r.block)), this.lockFd, TUNING.touchAfterSec, out);
+    } finally {
+      this.looking--;
+      this.closeIfIdle();
+    }
+    return refs.map((_, i) => ({ status: out[3 * i], reason: out[3 * i + 1], locked: out[3 * i + 2] === 1 }));
   }
 
   /** Lets go of locks taken by lookup() whose blocks will not be written. */
-  unlock(items: Array<{ block: number; lockFd: number }>): void {
-    for (const { block, lockFd } of items) if (lockFd > 0) io.cacheUnlock(lockFd, this.lockPath(block));
+  unlock(items: HeldBlock[]): void {
+    for (const { ref, locked } of items) if (locked && this.lockFd >= 0) io.cacheRangeUnlock(this.lockFd, ref.block * CACHE_BLOCK);
   }
 
   /** Writes whole blocks held in `src` (each at its dstOffset) and lets go
@@ -246,10 +280,13 @@ export class ObjectCache {
    *  back and is tried again shortly; blocks that find no room under the cap
    *  get one cleanup pass and one more try; a directory removed meanwhile
    *  (`s3mmap cache clear`) is made again, once. Resolves with the count written. */
-  write(items: Array<{ ref: BlockRef; lockFd: number }>, src: Buffer): Promise<number> {
+  write(items: HeldBlock[], src: Buffer): Promise<number> {
     const p = this.writeNow(items, src);
     this.writing.add(p);
-    void p.catch(() => {}).finally(() => this.writing.delete(p));
+    void p.catch(() => {}).finally(() => {
+      this.writing.delete(p);
+      this.closeIfIdle();
+    });
     return p;
   }
 
@@ -259,7 +296,7 @@ export class ObjectCache {
     while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
   }
 
-  private async writeNow(items: Array<{ ref: BlockRef; lockFd: number }>, src: Buffer): Promise<number> {
+  private async writeNow(items: HeldBlock[], src: Buffer): Promise<number> {
     let written = 0;
     let batch = items;
     let madeRoom = false;
@@ -268,13 +305,13 @@ export class ObjectCache {
     try {
       for (let delay = 1; batch.length > 0; delay = Math.min(delay * 2, 20)) {
         const blocks = new Float64Array(batch.length * 4);
-        batch.forEach((it, i) => blocks.set([it.ref.block * CACHE_BLOCK, it.ref.length, it.ref.dstOffset, it.lockFd], i * 4));
+        batch.forEach((it, i) => blocks.set([it.ref.block * CACHE_BLOCK, it.ref.length, it.ref.dstOffset, it.locked ? 1 : 0], i * 4));
         const out = new Int32Array(batch.length);
         await this.store.writeEntries(
           this.identity, src, blocks,
           batch.map((it) => join(this.dir, `.tmp-${process.pid}-${this.tmpSeq++}-${blockName(it.ref.block)}`)),
           batch.map((it) => this.path(it.ref.block)),
-          batch.map((it) => this.lockPath(it.ref.block)),
+          this.lockFd,
           out, this.cap,
         );
         const again: typeof items = [];
@@ -285,7 +322,7 @@ export class ObjectCache {
           if (r === 0) written++;
           // Kept locked by the native side for another try:
           else if ((r === -EAGAIN && Date.now() < giveUpAt) || (r === -ENOSPC && !madeRoom) || (r === -ENOENT && !madeDirs)) again.push(it);
-          else if (r === -EAGAIN || r === -ENOSPC || r === -ENOENT) this.unlock([{ block: it.ref.block, lockFd: it.lockFd }]);
+          else if (r === -EAGAIN || r === -ENOSPC || r === -ENOENT) this.unlock([it]);
           noRoom ||= r === -ENOSPC;
           noDir ||= r === -ENOENT;
         });
@@ -303,7 +340,7 @@ export class ObjectCache {
         }
       }
     } finally {
-      this.unlock(batch.map((it) => ({ block: it.ref.block, lockFd: it.lockFd })));
+      this.unlock(batch);
     }
     return written;
   }

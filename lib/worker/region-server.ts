@@ -109,6 +109,7 @@ export class RegionServer {
     if (this.watchHandle) native.unwatch(this.watchHandle);
     this.watchHandle = null;
     this.cache?.clear();
+    this.disk?.close();
     // Fetches never started must still settle, or drain() and load() wait forever.
     this.scheduler.stop(new S3MmapError('ERR_CLOSED', `s3mmap: ${this.label} is closed`));
     void Promise.resolve(this.source.close()).catch(() => {});
