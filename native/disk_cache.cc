@@ -2,9 +2,9 @@
 // (temporary file, then rename), per-block fetch locks (byte-range OFD
 // locks, never blocking), the directory's lock (flock), scanning and
 // unlinking for the cleanup pass, and the usage counter that every process
-// shares through a MAP_SHARED file. Reads,
-// writes and scans run on the I/O pool (io_pool.h); counter and lock calls
-// are single non-blocking syscalls or atomics, made on the caller's thread.
+// shares through a MAP_SHARED file. Reads, writes and scans run on the I/O
+// pool (io_pool.h); counter and lock calls are single non-blocking syscalls
+// or atomics, made on the caller's thread.
 // What to cache, when to evict and what a result means is decided in
 // lib/worker/disk-cache.ts; the on-disk format lives here and in
 // lib/shared/cache-layout.ts, which documents it.
@@ -132,30 +132,16 @@ Verdict ReadEntry(const char* path, const uint8_t* identity, uint64_t offset, si
   return v;
 }
 
-// Takes the lock file at `path` without waiting: its fd, 0 when another
-// holder has it (or had it and replaced the file), or -errno. flock dies with
-// its process, so a crashed fetcher never leaves a chunk locked.
+// The directory's lock (a file that stays), exclusively, without waiting:
+// its fd, 0 when another holder has it, or -errno. flock dies with its
+// process, so a crashed cleanup pass never leaves the directory locked.
 int TryLock(const char* path) {
-  for (int attempt = 0; attempt < 4; attempt++) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int e = errno;
-      close(fd);
-      return e == EWOULDBLOCK ? 0 : -e;
-    }
-    // The holder before us unlinks the file as it lets go: a lock on an
-    // unlinked inode excludes nobody, so take the one now at the path.
-    struct stat held, now;
-    if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) return fd;
-    close(fd);
-  }
-  return 0;
-}
-
-void Unlock(int fd, const char* path) {
-  if (path && *path) unlink(path);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return -errno;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  int e = errno;
   close(fd);
+  return e == EWOULDBLOCK ? 0 : -e;
 }
 
 // A block's fetch lock: one byte, at the block's offset, of its object
@@ -568,15 +554,14 @@ Napi::Value CacheCloseFdJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// cacheTryLock(path) -> fd, 0 if held elsewhere, or -errno. One open and one non-blocking flock.
+// cacheTryLock(path) -> fd, 0 if held elsewhere, or -errno: the directory's lock.
 Napi::Value CacheTryLockJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), TryLock(Str(info[0]).c_str()));
 }
 
-// cacheUnlock(fd, path): lets go of the directory's lock (unlinking `path` first when given).
+// cacheUnlock(fd): lets go of the directory's lock.
 Napi::Value CacheUnlockJs(const Napi::CallbackInfo& info) {
-  std::string path = info.Length() > 1 && info[1].IsString() ? Str(info[1]) : "";
-  Unlock(info[0].As<Napi::Number>().Int32Value(), path.c_str());
+  close(info[0].As<Napi::Number>().Int32Value());
   return info.Env().Undefined();
 }
 

@@ -42,7 +42,7 @@ export interface NativeIo {
   /** The directory's lock (flock, exclusive) without waiting: its fd, 0 when held elsewhere, or -errno. */
   cacheTryLock(path: string): number;
   /** Lets go of the directory's lock. */
-  cacheUnlock(fd: number, path?: string): void;
+  cacheUnlock(fd: number): void;
   /** The shared usage counter of a cache directory, mapped from the file at `path`. */
   cacheCounterOpen(path: string): number;
   cacheCounterAdd(handle: number, delta: number): number;
