@@ -27,6 +27,7 @@ export const DEFAULT_SYSTEMS = [
   's3mmap', 'get-object', 'parallel', 'parallel-16', 'parallel-32', 'ranged', 's3fs', 'rclone', 'mountpoint', 'geesefs', 'goofys', 'uffd-c', 'memory',
   'uffd-c-64k', 'uffd-c-1m', 's3mmap-mem-64k', 's3mmap-mem-1m', 's3mmap-mem-64k-nora', 's3mmap-mem-1m-nora',
   's3mmap-file-64k', 's3mmap-file-1m',
+  's3mmap-disk',
 ];
 
 const FIXED: Record<string, Omit<SystemDef, 'id'>> = {
@@ -49,6 +50,8 @@ const FIXED: Record<string, Omit<SystemDef, 'id'>> = {
     label: 'in-memory Buffer (ceiling)', role: 'ceiling', kind: 'node',
     workloads: ['sequential', 'warm', 'random', 'strided', 'parquet', 'fault-service'],
   },
+  // The disk cache warmed by an earlier process (systems/disk-warm.ts): a job's second run.
+  's3mmap-disk': { label: 's3mmap, warm disk cache', role: 'self', kind: 'node', workloads: ['random', 'parquet'] },
 };
 
 /** 64 KiB, 16 MiB, 4 GiB: exact binary units where they fit, else formatBytes. */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Argv, CommandModule } from 'yargs';
 import * as bench from './commands/bench.js';
+import * as cache from './commands/cache.js';
 import * as cat from './commands/cat.js';
 import * as demo from './commands/demo.js';
 import * as ls from './commands/ls.js';
@@ -23,7 +24,7 @@ const require = createRequire(import.meta.url);
 const yargs = require('yargs') as typeof import('yargs').default;
 const { hideBin } = require('yargs/helpers') as typeof import('yargs/helpers');
 
-const COMMANDS = { cat, stat, mount, ls, bench, demo };
+const COMMANDS = { cat, stat, mount, ls, cache, bench, demo };
 const MAIN_USAGE = 's3mmap <command> [options]';
 
 function version(): string {
@@ -41,9 +42,10 @@ function parser(args: string[]): Argv<GlobalArgs> {
     .command(stat.statCommand as CommandModule<GlobalArgs, never>)
     .command(mount.mountCommand as CommandModule<GlobalArgs, never>)
     .command(ls.lsCommand as CommandModule<GlobalArgs, never>)
+    .command(cache.cacheCommand as CommandModule<GlobalArgs, never>)
     .command(bench.benchCommand as CommandModule<GlobalArgs, never>)
     .command(demo.demoCommand as CommandModule<GlobalArgs, never>)
-    .demandCommand(1, 'name a command: cat, stat, mount, ls, bench or demo')
+    .demandCommand(1, 'name a command: cat, stat, mount, ls, cache, bench or demo')
     .recommendCommands()
     .strict()
     // yargs' words, in the tool's voice. The only commands with a required
@@ -69,6 +71,7 @@ function parser(args: string[]): Argv<GlobalArgs> {
     .example('$0 cat s3://data/shard-0001.tdb --range 1m-2m | xxd | head', 'A byte range, fetched through the mapping')
     .example('$0 mount s3://data/shard-0001.tdb --exec query.mjs', 'Run a script on the object as a Buffer')
     .example('$0 mount s3://data/shard-0001.tdb', 'A REPL with `buf` and `mapping`')
+    .example('$0 cat s3://data/shard-0001.tdb --cache ~/.cache/s3mmap', 'Keep fetched chunks on disk: the next run reads them from there')
     .example('$0 demo', 'Everything at once against a throwaway local MinIO')
     .epilogue(
       'Credentials, region and endpoint come from the standard AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE) and ~/.aws/config, ~/.aws/credentials.\n\n' +
@@ -84,7 +87,7 @@ function parser(args: string[]): Argv<GlobalArgs> {
       const named = args.some((a) => Object.hasOwn(COMMANDS, a));
       const word = /^unknown argument: (\S+)$/.exec(msg)?.[1] ?? args.find((a) => !a.startsWith('-'));
       if (!named && /^(unknown argument|did you mean)/.test(msg)) {
-        msg = `unknown command '${word}'; ${msg.startsWith('did you') ? msg : 'the commands are cat, stat, mount, ls, bench and demo'}`;
+        msg = `unknown command '${word}'; ${msg.startsWith('did you') ? msg : 'the commands are cat, stat, mount, ls, cache, bench and demo'}`;
       }
       throw new UsageError(msg);
     });

@@ -17,6 +17,8 @@ export interface GlobalArgs {
   cacheSize?: number;
   readahead?: number;
   userModeOnly?: boolean;
+  cache?: string;
+  cacheSizeOnDisk?: number;
   json?: boolean;
   verbose?: boolean;
 }
@@ -58,13 +60,23 @@ export const globalOptions: Record<string, Options> = {
   },
   'cache-size': {
     type: 'string',
-    describe: `Fetched bytes kept to reinstall evicted pages without a GET; 0 disables [default: ${formatBytes(DEFAULTS.cacheSize)}]`,
+    describe: `Fetched bytes kept in memory to reinstall evicted pages without a GET; 0 disables [default: ${formatBytes(DEFAULTS.cacheSize)}]`,
     coerce: sizeOption('--cache-size'),
   },
   readahead: {
     type: 'string',
     describe: `Largest readahead window for sequential reads; 0 disables [default: ${formatBytes(DEFAULTS.readahead)}]`,
     coerce: sizeOption('--readahead'),
+  },
+  cache: {
+    type: 'string',
+    describe: 'Disk cache directory shared by your processes: chunks fetched once are read back from it [default: $S3MMAP_CACHE_DIR, else none]',
+    requiresArg: true,
+  },
+  'cache-size-on-disk': {
+    type: 'string',
+    describe: 'Most bytes the disk cache keeps; least recently used entries go past it [default: $S3MMAP_CACHE_SIZE, else 4g]',
+    coerce: sizeOption('--cache-size-on-disk'),
   },
   'user-mode-only': {
     type: 'boolean',
@@ -85,5 +97,7 @@ export function mapOptions(a: GlobalArgs): S3MapOptions {
     cacheSize: a.cacheSize,
     readahead: a.readahead,
     userModeOnly: a.userModeOnly,
+    cacheDir: a.cache,
+    cacheDirSize: a.cacheSizeOnDisk,
   };
 }

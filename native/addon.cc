@@ -1,12 +1,15 @@
 // The addon's exports, and nothing else: each lives in the file of its job
 // (uffd.cc syscalls, regions.cc registry, views.cc views, fault_ops.cc fault
-// ioctls, poll.cc fd polling, exit_guard.cc). Loaded on every thread that
+// ioctls, poll.cc fd polling, exit_guard.cc, io_pool.cc our own I/O threads,
+// disk_cache.cc the disk cache's syscalls). Loaded on every thread that
 // imports lib/shared/native.ts: the caller's thread (views), the fault
 // worker (regions, polling, ioctls), reader workers (views).
 #include <napi.h>
 
+#include "disk_cache.h"
 #include "exit_guard.h"
 #include "fault_ops.h"
+#include "io_pool.h"
 #include "poll.h"
 #include "regions.h"
 #include "uffd.h"
@@ -37,6 +40,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unwatch", Napi::Function::New(env, UnwatchJs));
   exports.Set("setExiting", Napi::Function::New(env, SetExitingJs));
   exports.Set("armExitGuard", Napi::Function::New(env, ArmExitGuardJs));
+  InitIoPool(env, exports);
+  InitDiskCache(env, exports);
   return exports;
 }
 

@@ -33,6 +33,7 @@ export async function warmup(spec: CellSpec): Promise<void> {
     : await mapObject({ bucket, key: spec.warmupKey }, { endpoint, region, credentials, forcePathStyle: true });
   if (m.buffer[0] === undefined) throw new Error('warm-up mapping is empty');
   await m.close();
+  if (spec.system === 's3mmap-disk') await (await import('./disk-warm.js')).prewarm(spec);
 }
 
 const mappings = new WeakMap<Opened, Mapping>();
@@ -57,6 +58,7 @@ export const open: OpenSystem = async (spec) => {
         chunksFetched: s.chunksFetched,
         prefetchedChunks: s.prefetchedChunks,
         cacheHits: s.cacheHits,
+        diskCacheBytes: s.diskCacheBytes,
         faultP50Us: s.faultLatencyP50Us,
         faultP99Us: s.faultLatencyP99Us,
         errors: s.errors,

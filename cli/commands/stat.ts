@@ -60,6 +60,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         readahead: opts.readahead,
         cacheSize: opts.cacheSize,
         concurrency: opts.concurrency ?? DEFAULTS.concurrency,
+        diskCache: opts.diskCache,
       },
       // Node 20 is past its end of life (April 2026) and holds 4 GiB per Buffer: say what that means here.
       node: { version: process.version, endOfLife: nodeMajor() < 22, maxBufferLength, wholeBuffer: info.size <= maxBufferLength },
@@ -84,6 +85,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['fetch size', `${formatBytes(p.fetchSize)} per ranged GET at most`],
         ['readahead', p.readahead ? `up to ${formatBytes(p.readahead)} ahead of a sequential reader` : 'off'],
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
+        ['disk cache', p.diskCache ? `${p.diskCache.dir}, up to ${formatBytes(p.diskCache.maxBytes)}, shared with your other processes` : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
       ], w),
       ...section('node', nodePairs(report.node, info.size), w),

@@ -8,6 +8,7 @@ import type { MapReply } from '../shared/protocol.js';
 import type { RetryOptions, S3ClientOptions, SourceSpec } from '../sources/source.js';
 import { Mapping } from './mapping.js';
 import { DEFAULTS } from '../shared/defaults.js';
+import { prepareCacheDir } from './cache-dir.js';
 import { resolveOptions, type MapOptions } from './options.js';
 import { requireUffd } from './uffd-info.js';
 import { faultWorker } from './worker-client.js';
@@ -62,6 +63,8 @@ export async function mapSource(spec: SourceSpec, options: MapOptions = {}, labe
   const opts = resolveOptions(options, label);
   requireUffd(opts.userModeOnly);
   const { userModeOnly, ...serve } = opts;
+  // Files and bytes in memory are local already: no disk cache for them.
+  serve.diskCache = serve.diskCache && (spec.kind === 's3' || spec.kind === 'module') ? prepareCacheDir(serve.diskCache) : null;
   const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
   return new Mapping(reply, serve.chunkSize, label);
 }

@@ -5,6 +5,7 @@ import { native } from '../shared/native.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import type { ServeOptions } from '../shared/protocol.js';
 import { parseSize } from '../shared/sizes.js';
+import { requestedDiskCache } from './cache-dir.js';
 
 /** Defaults: DEFAULTS (lib/shared/defaults.ts), with the figures behind them. */
 export interface MapOptions {
@@ -26,6 +27,13 @@ export interface MapOptions {
   /** Use a UFFD_USER_MODE_ONLY uffd even where full mode is available: kernel
    *  reads of cold pages (fs.write from the Buffer) then fail with EFAULT. */
   userModeOnly?: boolean;
+  /** A directory for the disk cache, shared by every process of this user:
+   *  fetched chunks are kept there and read back instead of fetched again.
+   *  Default $S3MMAP_CACHE_DIR, else off; false turns it off. S3 objects only. */
+  cacheDir?: string | false;
+  /** Most bytes the disk cache directory holds; least recently used entries
+   *  are deleted past it. Default $S3MMAP_CACHE_SIZE, else 4 GiB. */
+  cacheDirSize?: number | string;
 }
 
 function size(name: string, value: number | string | undefined, fallback: number): number {
@@ -71,6 +79,8 @@ export function resolveOptions(o: MapOptions, label: string): ServeOptions & { u
     concurrency,
     residentBudget,
     label,
+    // Checked (and created) by mapSource, only for sources that can use it.
+    diskCache: requestedDiskCache(o.cacheDir, o.cacheDirSize),
     userModeOnly: o.userModeOnly ?? false,
   };
 }

@@ -6,7 +6,7 @@
 // ends, with the bytes or an error (rule 8).
 import { DEFAULTS, type RetryPolicy } from '../shared/defaults.js';
 import { redactSecrets, S3MmapError } from '../shared/errors.js';
-import type { Source, SourceInfo, SourceSpec } from '../sources/source.js';
+import type { CacheIdentity, Source, SourceInfo, SourceSpec } from '../sources/source.js';
 import { connectS3, type S3Connection } from './client.js';
 import { failureError, failureOf, isRetryable, sanitizedCause, seconds, type Failure, type FailureContext } from './failures.js';
 import { pinObject } from './pin.js';
@@ -120,6 +120,12 @@ export class S3Source implements Source {
       this.stats.retries++;
       await this.pause(delay, signal, () => this.abortError(offset, length, signal.reason));
     }
+  }
+
+  /** The disk cache's name for the pinned version: the endpoint's origin, never a credential. */
+  cacheIdentity(): CacheIdentity | undefined {
+    if (!this.pinned || !this.conn) return undefined;
+    return { endpoint: this.conn.endpointLabel, bucket: this.bucket, key: this.key, version: this.pinned.version };
   }
 
   close(): void {

@@ -22,6 +22,20 @@ export const DEFAULTS = {
   concurrency: 16,
   /** Most bytes installed at once; 0: no cap. */
   residentBudget: 0,
+  /** The disk cache, off unless a directory is given (cacheDir, --cache,
+   *  S3MMAP_CACHE_DIR); see lib/worker/disk-cache.ts. */
+  diskCache: {
+    /** Bytes the directory may hold, entries and headers (cacheDirSize, --cache-size-on-disk, S3MMAP_CACHE_SIZE). */
+    size: 4 * 1024 * 1024 * 1024,
+    /** A cleanup pass deletes least recently used entries down to this share of the cap. */
+    lowWater: 0.9,
+    /** An entry read again is stamped as used (atime) at most this often. */
+    touchAfterSec: 60,
+    /** Longest wait for a block another process is fetching; then fetch it here too. */
+    lockWaitMs: 10_000,
+    /** A process's first mapping sweeps the directory (crashed writers' files) if no pass ran for this long. */
+    sweepAfterMs: 3_600_000,
+  },
   /** Region when neither options, environment nor profile name one. */
   region: 'us-east-1',
   retry: {

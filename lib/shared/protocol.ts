@@ -23,6 +23,16 @@ export interface ServeOptions {
   residentBudget: number;
   /** What to call the object in messages (s3://b/k, a path). */
   label: string;
+  /** The disk cache shared by every process of the user, or null (off, or a
+   *  source whose bytes have no cache identity). `dir` is checked already. */
+  diskCache: DiskCacheOptions | null;
+}
+
+export interface DiskCacheOptions {
+  /** Absolute path of the cache directory, checked private to this user. */
+  dir: string;
+  /** Bytes it may hold. */
+  maxBytes: number;
 }
 
 export interface MapRequest {

@@ -19,6 +19,11 @@ export const Counter = {
   prefetchedChunks: 11,
   fetches: 12,
   markerHits: 13,
+  diskCacheHits: 14,
+  diskCacheBytes: 15,
+  diskCacheWrites: 16,
+  diskCacheDropped: 17,
+  diskCacheWaits: 18,
 } as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
@@ -27,16 +32,26 @@ const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
 export interface MappingStats {
   /** Page faults served (one per faulting page and thread). */
   faults: number;
-  /** Reads issued to the source that succeeded (S3: ranged GETs); one may carry several chunks. */
+  /** Reads issued to the source that succeeded (S3: ranged GETs); one may carry several chunks. Disk cache reads are not fetches. */
   fetches: number;
   /** Chunks read from the source. */
   chunksFetched: number;
   bytesFetched: number;
-  /** Chunks installed from the chunk cache without a fetch. */
+  /** Chunks installed from the chunk cache (in memory) without a fetch. */
   cacheHits: number;
   /** Readahead markers reached: chunks fetched ahead but held back so that the
    *  reader's touch tells the readahead where it is; served from memory. */
   markerHits: number;
+  /** Disk cache blocks (64 KiB of the object) read back instead of fetched. */
+  diskCacheHits: number;
+  /** Bytes of the mapping read from the disk cache. */
+  diskCacheBytes: number;
+  /** Blocks this mapping wrote to the disk cache. */
+  diskCacheWrites: number;
+  /** Entries found torn, truncated, corrupted or misplaced: dropped, fetched again. */
+  diskCacheDropped: number;
+  /** Blocks another process was fetching when this mapping wanted them: waited for, not fetched twice. */
+  diskCacheWaits: number;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
@@ -110,6 +125,11 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     bytesFetched: c[Counter.bytesFetched],
     cacheHits: c[Counter.cacheHits],
     markerHits: c[Counter.markerHits],
+    diskCacheHits: c[Counter.diskCacheHits],
+    diskCacheBytes: c[Counter.diskCacheBytes],
+    diskCacheWrites: c[Counter.diskCacheWrites],
+    diskCacheDropped: c[Counter.diskCacheDropped],
+    diskCacheWaits: c[Counter.diskCacheWaits],
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
     residentPeak: c[Counter.residentPeak],

@@ -3,8 +3,9 @@
 // (rule 12 in DESIGN.md). Types only: the caller's thread builds specs, the
 // fault worker builds and runs sources.
 import type { RetryOptions, S3ClientOptions } from '../s3/options.js';
+import type { CacheIdentity } from '../shared/cache-layout.js';
 
-export type { RetryOptions, S3ClientOptions };
+export type { CacheIdentity, RetryOptions, S3ClientOptions };
 
 /** What a source reports when opened: pinned for the life of the mapping. */
 export interface SourceInfo {
@@ -29,6 +30,9 @@ export interface Source {
    *  [offset, offset+length), or undefined when the range is not all there
    *  (e.g. it runs past the end). The fault worker installs from it directly. */
   borrow?(offset: number, length: number): Uint8Array | undefined;
+  /** Optional, after open(): what names the pinned bytes for the disk cache
+   *  (endpoint, bucket, key, version). A source without it is never cached on disk. */
+  cacheIdentity?(): CacheIdentity | undefined;
   /** Release sockets, files. */
   close(): Promise<void> | void;
 }

@@ -30,12 +30,13 @@ export class ChunkCache {
     return this.lru.get(chunk)?.data;
   }
 
-  /** Keeps every chunk of a run fetched into `run.buf` (chunk `first` at its start). */
-  putRun(first: number, count: number, run: RunBuffer): void {
+  /** Keeps chunks [first, first+count) of a run read into `run.buf`, whose
+   *  first chunk is `runFirst` (default: `first`, at the buffer's start). */
+  putRun(first: number, count: number, run: RunBuffer, runFirst = first): void {
     const { chunkSize } = this.geometry;
     for (let i = 0; i < count; i++) {
       run.ref();
-      const from = i * chunkSize;
+      const from = (first - runFirst + i) * chunkSize;
       this.lru.set(first + i, { run, data: run.buf.subarray(from, from + this.geometry.installBytes(first + i)) });
     }
   }

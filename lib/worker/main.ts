@@ -8,9 +8,11 @@ import { S3MmapError, serializeError } from '../shared/errors.js';
 import { native, UffdFeature } from '../shared/native.js';
 import type { FromWorker, MapReply, MapRequest, ToWorker } from '../shared/protocol.js';
 import { BufferPool } from './buffer-pool.js';
+import { DiskCacheStore, ObjectCache } from './disk-cache.js';
 import { RegionServer } from './region-server.js';
 import { formatBytes } from '../shared/sizes.js';
 import { createSource } from '../sources/index.js';
+import type { Source } from '../sources/source.js';
 import { createStatsBuffer } from '../shared/stats.js';
 
 const port = parentPort!;
@@ -54,6 +56,13 @@ async function map(msg: MapRequest): Promise<MapReply> {
     await source.close();
     return { info, region: null, stats, residency };
   }
+  let disk: ObjectCache | null;
+  try {
+    disk = openDiskCache(msg, source, info.size);
+  } catch (err) {
+    await Promise.resolve(source.close()).catch(() => {});
+    throw err;
+  }
   let region;
   try {
     region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON);
@@ -71,6 +80,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
     stats,
     residency,
     onError: (err, offset, length) => send({ type: 'fault-error', id, error: serializeError(err), offset, length }),
+    disk,
   });
   servers.set(id, server);
   server.start();
@@ -80,6 +90,21 @@ async function map(msg: MapRequest): Promise<MapReply> {
     stats,
     residency,
   };
+}
+
+/** The disk cache's view of the object, when one was asked for and the source can name its bytes. */
+function openDiskCache(msg: MapRequest, source: Source, size: number): ObjectCache | null {
+  const options = msg.serve.diskCache;
+  const identity = options ? source.cacheIdentity?.() : undefined;
+  if (!options || !identity) return null;
+  try {
+    const store = DiskCacheStore.open(options.dir);
+    store.opened(options.maxBytes);
+    return new ObjectCache(store, identity, size, options.maxBytes);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'EIO';
+    throw new S3MmapError(code, `s3mmap: cannot use the cache directory ${options.dir} for ${msg.serve.label} (${code}: ${(err as Error).message.replace(/^s3mmap: /, '')}); check its permissions and free space, or map without cacheDir`, { cause: err });
+  }
 }
 
 /** createRegion's errno error, said for the caller: what could not be mapped and what to do. */

@@ -9,7 +9,7 @@
 // parallel and the long ones in large GETs. A fault anywhere else starts a
 // new stream with no window. Several streams at once (a reader per thread, a merge of sorted
 // runs) keep their own windows.
-import type { ReadaheadMode } from '../shared/protocol.js';
+import type { ReadaheadMode, ServeOptions } from '../shared/protocol.js';
 
 interface Stream {
   /** The chunk this stream first faulted on. */
@@ -46,6 +46,8 @@ export interface ReadaheadLimits {
 }
 
 const MAX_STREAMS = 8;
+/** A confirmed stream that jumps forward at most this far (and within its window) stays a stream. */
+const MAX_SKIP_BYTES = 16 * 1024 * 1024;
 /** The smallest window of a confirmed stream. */
 export const INITIAL_WINDOW = 4;
 /** A confirmed stream's window is what it has read so far (at least
@@ -65,6 +67,17 @@ export class Readahead {
   private tick = 0;
 
   constructor(private readonly limits: ReadaheadLimits) {}
+
+  /** The readahead a mapping's options ask for, or null when they turn it off. */
+  static forMapping(chunks: number, o: Pick<ServeOptions, 'chunkSize' | 'fetchSize' | 'readahead'>): Readahead | null {
+    if (o.readahead <= o.chunkSize) return null;
+    return new Readahead({
+      chunks,
+      maxWindow: Math.floor(o.readahead / o.chunkSize),
+      maxPiece: Math.max(1, Math.floor(o.fetchSize / o.chunkSize)),
+      maxSkip: Math.max(1, Math.floor(MAX_SKIP_BYTES / o.chunkSize)),
+    });
+  }
 
   setMode(mode: ReadaheadMode): void {
     this.mode = mode;

@@ -5,7 +5,6 @@
 // never touches mapped memory (rule 1), only its own buffers, whose addresses
 // it hands to the kernel. DESIGN.md tells the life of a mapping around it.
 import { setMaxListeners } from 'node:events';
-import { writeSync } from 'node:fs';
 import { S3MmapError } from '../shared/errors.js';
 import { native, type RegionInfo } from '../shared/native.js';
 import type { ReadaheadMode, ServeOptions } from '../shared/protocol.js';
@@ -14,18 +13,15 @@ import type { Source } from '../sources/source.js';
 import type { BufferPool } from './buffer-pool.js';
 import { ChunkCache } from './chunk-cache.js';
 import { ChunkGeometry } from './chunk-geometry.js';
+import type { ObjectCache } from './disk-cache.js';
 import { FaultIntake } from './fault-intake.js';
 import { FetchScheduler } from './fetch-scheduler.js';
 import { Installer, type CopyOutcome } from './installer.js';
 import { Readahead } from './readahead.js';
+import { Markers } from './markers.js';
+import { PoisonList } from './poison.js';
 import { ResidentSet } from './residency.js';
-
-/** A confirmed stream that jumps forward at most this far (and within its window) stays a stream. */
-const READAHEAD_MAX_SKIP = 16 * 1024 * 1024;
-
-/** Readahead markers held back per mapping, at most (each one chunk of
- *  memory): a window has 8 pieces, and one reader two windows in flight at most. */
-const MAX_MARKERS = 32;
+import { RunReader } from './run-reader.js';
 
 /** The smallest GET a load() of a long range is split into. */
 const LOAD_MIN_PIECE = 1024 * 1024;
@@ -45,34 +41,29 @@ export interface RegionServerInit {
   residency: SharedArrayBuffer;
   /** A range was poisoned: report it to the caller's thread. */
   onError: (err: Error, offset: number, length: number) => void;
+  /** The disk cache's view of this object, or null. */
+  disk: ObjectCache | null;
 }
 
 export class RegionServer {
   private readonly fd: number;
   private readonly label: string;
   private readonly source: Source;
-  private readonly pool: BufferPool;
-  private readonly onError: RegionServerInit['onError'];
   private readonly geometry: ChunkGeometry;
   private readonly stats: StatsWriter;
   private readonly intake: FaultIntake;
   private readonly installer: Installer;
   private readonly resident: ResidentSet;
   private readonly cache: ChunkCache | null;
+  private readonly disk: ObjectCache | null;
+  private readonly reader: RunReader;
   private readonly readahead: Readahead | null;
   private readonly scheduler: FetchScheduler;
   private readonly concurrency: number;
   /** LOAD_MIN_PIECE in chunks. */
   private readonly loadMinPiece: number;
-  private readonly poisoned = new Set<number>();
-  /** Readahead markers: the first chunk of each readahead piece is fetched
-   *  but held back here instead of installed, so that the reader faults when
-   *  it gets there (served from memory at once) and the readahead learns
-   *  where the reader is: a reader slower than the network, which never
-   *  faults on pages installed ahead of it, is topped up before it runs out. */
-  private readonly markers = new Map<number, Buffer>();
-  /** First chunks of readahead pieces not fetched yet. */
-  private readonly markerCandidates = new Set<number>();
+  private readonly poisoned: PoisonList;
+  private readonly markers = new Markers();
   /** Single flight: a chunk being fetched and installed has one promise. */
   private readonly pending = new Map<number, Promise<void>>();
   /** One abort signal for every read in flight of this mapping. */
@@ -86,26 +77,23 @@ export class RegionServer {
     this.fd = region.fd;
     this.label = serve.label;
     this.source = init.source;
-    this.pool = init.pool;
-    this.onError = init.onError;
     setMaxListeners(0, this.abort.signal);
     this.geometry = new ChunkGeometry(init.size, serve.chunkSize, pageSize);
     this.stats = new StatsWriter(init.stats);
-    this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => this.onError(err, 0, 0));
+    this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => init.onError(err, 0, 0));
     this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries));
+    this.poisoned = new PoisonList(this.geometry, this.installer, this.stats, serve.label, (c) => this.intake.settle(c), init.onError);
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
+    this.disk = init.disk;
+    this.reader = new RunReader({
+      source: init.source, pool: init.pool, geometry: this.geometry, stats: this.stats, cache: this.cache, disk: this.disk,
+      signal: this.abort.signal, stopped: () => this.stopped,
+    });
     const maxRunChunks = Math.max(1, Math.floor(serve.fetchSize / serve.chunkSize));
     this.concurrency = serve.concurrency;
     this.loadMinPiece = Math.max(1, Math.floor(LOAD_MIN_PIECE / serve.chunkSize));
-    this.readahead = serve.readahead > serve.chunkSize
-      ? new Readahead({
-          chunks: this.geometry.chunks,
-          maxWindow: Math.floor(serve.readahead / serve.chunkSize),
-          maxPiece: maxRunChunks,
-          maxSkip: Math.max(1, Math.floor(READAHEAD_MAX_SKIP / serve.chunkSize)),
-        })
-      : null;
+    this.readahead = Readahead.forMapping(this.geometry.chunks, serve);
     this.scheduler = new FetchScheduler({ concurrency: serve.concurrency, maxRunChunks }, (first, count, urgent) => this.readRun(first, count, urgent));
   }
 
@@ -123,9 +111,11 @@ export class RegionServer {
     // Only faulting threads wait here: queued prefetches and load()s end with stop().
     for (;;) {
       const faulted = [...this.intake.waitingChunks()].flatMap((c) => this.pending.get(c) ?? []);
-      if (faulted.length === 0) return;
+      if (faulted.length === 0) break;
       await Promise.allSettled(faulted);
     }
+    // Disk cache writes in flight end before the region goes.
+    await this.disk?.flush();
   }
 
   /** Stops serving: no more installs or fetches. The caller then destroys the region. */
@@ -137,6 +127,7 @@ export class RegionServer {
     this.watchHandle = null;
     this.cache?.clear();
     this.markers.clear();
+    this.disk?.close();
     // Fetches never started must still settle, or drain() and load() wait forever.
     this.scheduler.stop(new S3MmapError('ERR_CLOSED', `s3mmap: ${this.label} is closed`));
     void Promise.resolve(this.source.close()).catch(() => {});
@@ -201,7 +192,7 @@ export class RegionServer {
     if (!plan.down) {
       // Every new piece starts with a marker: the reader faults once a piece,
       // and each of those faults tops the window up by about a piece.
-      for (let c = plan.frontier; c < plan.to; c += plan.piece) this.markerCandidates.add(c);
+      for (let c = plan.frontier; c < plan.to; c += plan.piece) this.markers.plan(c);
       for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
       return;
     }
@@ -219,6 +210,14 @@ export class RegionServer {
   }
 
   private ensure(chunk: number, urgent: boolean, piece?: number): Promise<void> {
+    // A marker is installed the moment a fault or load() wants it, even while
+    // the run that brought it is still going (a run through the disk cache
+    // may wait on other processes): that run's promise would not install it.
+    const held = urgent ? this.markers.take(chunk) : undefined;
+    if (held) {
+      this.stats.add(Counter.markerHits);
+      return this.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
+    }
     const existing = this.pending.get(chunk);
     if (existing) {
       if (urgent) this.scheduler.promote(chunk);
@@ -227,7 +226,7 @@ export class RegionServer {
     const p = this.fill(chunk, urgent, piece).finally(() => {
       this.pending.delete(chunk);
       // A candidate that was carried inside another run is no marker.
-      this.markerCandidates.delete(chunk);
+      this.markers.settled(chunk);
     });
     this.pending.set(chunk, p);
     return p;
@@ -235,12 +234,6 @@ export class RegionServer {
 
   private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     try {
-      const held = this.markers.get(chunk);
-      if (held) {
-        this.markers.delete(chunk);
-        this.stats.add(Counter.markerHits);
-        return await this.install(chunk, 1, held);
-      }
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
@@ -249,53 +242,30 @@ export class RegionServer {
         await this.scheduler.request(chunk, urgent, piece);
       }
     } catch (err) {
-      if (this.stopped) return;
-      this.fail(chunk, err as Error);
-      throw err;
+      this.failed(chunk, err);
     }
   }
 
-  /** One read from the source for chunks [first, first+count), then their install. */
+  private failed(chunk: number, err: unknown): void {
+    // A run read through the disk cache installs chunk by chunk: one that made it in is not failed.
+    if (this.stopped || this.resident.has(chunk)) return;
+    this.poisoned.fail(chunk, err as Error);
+    throw err;
+  }
+
+  /** One run of chunks read (run-reader.ts) and installed, its first chunk
+   *  held back when it is a readahead marker. */
   private async readRun(first: number, count: number, urgent: boolean): Promise<void> {
-    const start = this.geometry.start(first);
-    const length = this.geometry.bytes(first, count);
-    const installBytes = this.geometry.installBytes(first, count);
     this.stats.add(Counter.inflight);
-    // A source holding the bytes in memory lends them: installed straight from there, nothing to copy or cache.
-    const lent = this.source.borrow?.(start, installBytes);
-    const run = lent ? null : this.pool.acquire(installBytes);
     try {
-      if (run) {
-        await this.source.read(start, length, run.buf, this.abort.signal);
-        // The last chunk installs whole pages; the tail past the object's end is zero and no view exposes it.
-        run.buf.fill(0, length);
-      }
-      this.stats.add(Counter.fetches);
-      this.stats.add(Counter.chunksFetched, count);
-      this.stats.add(Counter.bytesFetched, length);
-      if (this.stopped) return;
-      if (run && this.cache) this.cache.putRun(first, count, run);
-      const data = lent ? Buffer.from(lent.buffer, lent.byteOffset, lent.byteLength) : run!.buf;
-      const held = this.holdMarker(first, count, urgent, data);
-      if (held < count) await this.install(first + held, count - held, data.subarray(held * this.geometry.chunkSize));
+      await this.reader.read(first, count, async (chunk, n, data) => {
+        const { held, overflow } = urgent ? { held: 0 } : this.markers.hold(chunk, n, this.geometry.installBytes(chunk), data, this.intake.isWaiting(chunk));
+        if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
+        if (held < n) await this.install(chunk + held, n - held, data.subarray(held * this.geometry.chunkSize));
+      });
     } finally {
-      run?.unref();
       this.stats.add(Counter.inflight, -1);
     }
-  }
-
-  /** Keeps the run's first chunk back as a readahead marker when it is one
-   *  and nobody waits on it yet; returns how many chunks were held (0 or 1). */
-  private holdMarker(first: number, count: number, urgent: boolean, data: Buffer): number {
-    if (!this.markerCandidates.delete(first) || urgent || count < 2 || this.intake.isWaiting(first)) return 0;
-    this.markers.set(first, Buffer.from(data.subarray(0, this.geometry.installBytes(first))));
-    if (this.markers.size > MAX_MARKERS) {
-      // A reader that stopped leaves its markers behind: the oldest is installed, as any fetched chunk.
-      const [oldest, bytes] = this.markers.entries().next().value as [number, Buffer];
-      this.markers.delete(oldest);
-      this.install(oldest, 1, bytes).catch(() => {});
-    }
-    return 1;
   }
 
   /** Installs `count` chunks from `first` held contiguously in `data`: copies
@@ -303,12 +273,8 @@ export class RegionServer {
   private async install(first: number, count: number, data: Buffer): Promise<void> {
     if (this.stopped) return;
     const start = this.geometry.start(first);
-    for (let c = first; c < first + count; c++) {
-      if (!this.poisoned.has(c)) continue;
-      // A load() retried a chunk that failed before: clear its poison markers so the copy can install pages there.
-      this.installer.drop(this.geometry.start(c), this.geometry.installBytes(c));
-      this.poisoned.delete(c);
-    }
+    // A load() retrying a chunk that failed before: its poison markers go, so the copy can install pages there.
+    this.poisoned.clear(first, count);
     const evicted = this.resident.reserve(data.length);
     if (evicted) this.stats.add(Counter.evictions, evicted);
     let outcome: CopyOutcome = 'gone';
@@ -326,22 +292,5 @@ export class RegionServer {
       if (outcome !== 'installed') this.resident.cancel(data.length);
     }
     if (outcome === 'installed') this.installer.wake(start, data.length);
-  }
-
-  /** Rule 8: a chunk that cannot be fetched raises SIGBUS on touch, never zeros, never a hang. */
-  private fail(chunk: number, err: Error): void {
-    const start = this.geometry.start(chunk);
-    const length = this.geometry.bytes(chunk);
-    this.poisoned.add(chunk);
-    this.stats.add(Counter.errors);
-    // Said before the poison wakes anyone: the SIGBUS that follows may end the
-    // process before any other output gets out.
-    writeSync(
-      2,
-      `s3mmap: bytes ${start}-${start + length - 1} of ${this.label} could not be read (${(err as { code?: string }).code ?? err.message}); touching them raises SIGBUS, use mapping.load() to handle the error\n`,
-    );
-    this.intake.settle(chunk);
-    this.installer.poison(start, this.geometry.installBytes(chunk));
-    this.onError(err, start, length);
   }
 }

@@ -17,6 +17,13 @@ export const PINNED = {
     readahead: 128 * MiB,
     concurrency: 16,
     residentBudget: 0,
+    diskCache: {
+      size: 4 * 1024 * MiB,
+      lowWater: 0.9,
+      touchAfterSec: 60,
+      lockWaitMs: 10_000,
+      sweepAfterMs: 3_600_000,
+    },
     region: 'us-east-1',
     retry: {
       attempts: 6,

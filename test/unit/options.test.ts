@@ -37,13 +37,13 @@ describe('resolveOptions: defaults', () => {
     const d = PINNED.defaults;
     expect(resolveOptions({}, 's3://b/k')).toEqual({
       chunkSize: d.chunkSize, fetchSize: d.fetchSize, cacheSize: d.cacheSize, readahead: d.readahead,
-      concurrency: d.concurrency, residentBudget: d.residentBudget, label: 's3://b/k', userModeOnly: false,
+      concurrency: d.concurrency, residentBudget: d.residentBudget, label: 's3://b/k', userModeOnly: false, diskCache: null,
     });
   });
 
   it('takes sizes as numbers or strings, and userModeOnly as given', () => {
     expect(resolveOptions({ chunkSize: '16k', fetchSize: '1m', cacheSize: '2m', readahead: '4MiB', concurrency: 3, userModeOnly: true }, 'y')).toEqual({
-      chunkSize: 16 * KiB, fetchSize: MiB, cacheSize: 2 * MiB, readahead: 4 * MiB, concurrency: 3, residentBudget: 0, label: 'y', userModeOnly: true,
+      chunkSize: 16 * KiB, fetchSize: MiB, cacheSize: 2 * MiB, readahead: 4 * MiB, concurrency: 3, residentBudget: 0, label: 'y', userModeOnly: true, diskCache: null,
     });
     expect(resolveOptions({ chunkSize: 8192, cacheSize: 0, readahead: 0 }, 'z')).toMatchObject({ chunkSize: 8192, cacheSize: 0, readahead: 0 });
   });

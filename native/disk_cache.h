@@ -1,0 +1,12 @@
+// Bindings of the disk cache's syscalls (disk_cache.cc): entry reads and
+// writes on the I/O pool, lock files, scans, the shared usage counter.
+// Registered by addon.cc; used by the fault worker and the CLI.
+#pragma once
+
+#include <napi.h>
+
+namespace s3mmap {
+
+void InitDiskCache(Napi::Env env, Napi::Object exports);
+
+}  // namespace s3mmap
