@@ -6,7 +6,6 @@
 // thread touches mapped pages, so the proxy runs on a worker thread.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -15,6 +14,7 @@ import { mapObject } from '../dist/lib/index.js';
 import { maxBufferLength } from '../dist/lib/shared/native.js';
 import { putGenerated } from './helpers/big-object.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
+import { userEnv } from './helpers/cli-env.js';
 import { testS3 } from './helpers/s3.js';
 import { tempDir } from './helpers/content.js';
 import { content } from './fixtures/content.mjs';
@@ -46,21 +46,6 @@ afterAll(async () => {
   await tp?.close();
   tmp.cleanup();
 });
-
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_') && !k.startsWith('S3MMAP_') && !k.startsWith('VITEST')) env[k] = v;
-  return {
-    ...env,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_REGION: s3.region,
-    AWS_ENDPOINT_URL: s3.endpoint,
-    AWS_CONFIG_FILE: join(tmpdir(), 's3mmap-no-such-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(tmpdir(), 's3mmap-no-such-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userEnv } from './helpers/cli-env.js';
 import { testS3 } from './helpers/s3.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -52,30 +53,6 @@ afterAll(() => {
 });
 
 const url = (key: string) => `s3://${bucket}/${key}`;
-
-/** The environment a user would have: AWS variables only, no profile files,
- *  no instance metadata, and not the test runner's SDK-warning switch (the
- *  CLI must set that itself). */
-function userEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('AWS_') && !k.startsWith('S3MMAP_') && !k.startsWith('VITEST') && v !== undefined) env[k] = v;
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_REGION: s3.region,
-    AWS_ENDPOINT_URL: s3.endpoint,
-    AWS_CONFIG_FILE: join(tmpdir(), 's3mmap-no-such-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(tmpdir(), 's3mmap-no-such-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
-}
 
 interface Run {
   code: number | null;
