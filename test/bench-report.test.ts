@@ -76,15 +76,15 @@ describe('bench targets', () => {
   const unavailable = new Map([['mountpoint', 'no mount-s3 binary']]);
   const byName = (t: string) => computeTargets(rows, unavailable).find((x) => x.target.includes(t))!;
 
-  it('states each as met or its gap as a ratio', () => {
-    expect(byName('best parallel')).toMatchObject({ measured: '0.90×', met: false, status: 'gap: 1.1× short of it' });
+  it('states each as met or its gap, in percent when small', () => {
+    expect(byName('best parallel')).toMatchObject({ measured: '0.90×', met: false, status: 'gap: 6% short of it' });
     expect(byName('parallel ranged download').target).toContain('(8 MiB × 16)');
-    expect(byName('ahead of s3fs-fuse')).toMatchObject({ measured: '3.0×', met: true });
+    expect(byName('ahead of s3fs-fuse')).toMatchObject({ measured: '3.00×', met: true });
     expect(byName('ahead of mountpoint-s3')).toMatchObject({ status: 'not measured in this run (no mount-s3 binary)' });
-    expect(byName('total time against')).toMatchObject({ measured: '1.1×', met: true });
+    expect(byName('total time against')).toMatchObject({ measured: '1.05×', met: true });
     expect(byName('median fault latency')).toMatchObject({ met: true, wanted: '≤ 19.0 ms' });
-    expect(byName('4 threads')).toMatchObject({ measured: '2.5×', met: false, status: 'gap: 1.4× short of it' });
-    expect(byName('bytes fetched')).toMatchObject({ measured: '1.2×', met: false });
+    expect(byName('4 threads')).toMatchObject({ measured: '2.50×', met: false, status: 'gap: 40% short of it' });
+    expect(byName('bytes fetched')).toMatchObject({ measured: '1.20×', met: false });
     expect(byName('first byte on s3-standard, 16 MiB')).toMatchObject({ wanted: expect.stringContaining('34.0 ms'), met: false });
     expect(byName('strided on loopback')).toMatchObject({ measured: '0.90×', met: false });
     expect(byName('sparse random on loopback')).toMatchObject({ measured: '—', status: expect.stringContaining('not measured in this run') });
