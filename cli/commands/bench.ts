@@ -34,7 +34,7 @@ export const benchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   handler: async () => {
     const url = benchModule();
     if (!existsSync(fileURLToPath(url))) {
-      throw new S3MmapError('ENOBENCH', 's3mmap: the benchmark is not built; run `npm run build:ts` (it compiles bench/run.ts) and try again');
+      throw new S3MmapError('ENOBENCH', 's3mmap: the benchmark is not built here (an installed package does not carry it); in a checkout of s3mmap run `npm run build:ts`, or `npm run bench`');
     }
     const mod = (await import(url)) as { main?: BenchMain; runBench?: BenchMain };
     const run = mod.main ?? mod.runBench;
