@@ -8,7 +8,7 @@
 // space limit) or end it (SIGBUS) run in child processes.
 import { execFileSync } from 'node:child_process';
 import { constants as bufferConstants } from 'node:buffer';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,13 @@ import { assumeRole } from './helpers/sts.js';
 
 const s3 = testS3();
 const chunk = 64 * 1024;
+/** Private writable memory of this process (and its fault worker): what fork must be able to commit. */
+function vmDataBytes(): number {
+  const kib = /^VmData:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (!kib) throw new Error('no VmData in /proc/self/status');
+  return Number(kib[1]) * 1024;
+}
+
 const sizedSource = fileURLToPath(new URL('./fixtures/sized-source.mjs', import.meta.url));
 let bucket: string;
 let tp: ThreadProxy;
@@ -119,7 +126,11 @@ describe('refused before anything is mapped', () => {
 
   it('an object larger than the address space: ENOMEM at 2^50 bytes; just past one Buffer it maps, and buffer names view()', async () => {
     // 2^50 bytes is past the 128 TiB of user address space on every Node.
+    const dataBefore = vmDataBytes();
     await refused(() => mapSource({ kind: 'module', path: sizedSource, options: { size: 2 ** 50 } }), 'ENOMEM', /cannot reserve .* of address space .*\(mmap: ENOMEM\)/);
+    // Nothing sized by the object (its per-chunk state is 16 GiB here) is left
+    // committed by the refusal: that would make the next fork fail.
+    expect(vmDataBytes() - dataBefore).toBeLessThan(256 * 2 ** 20);
     // Where one Buffer holds 2^53 - 1 bytes, nothing is past it that mmap allows.
     if (bufferConstants.MAX_LENGTH >= 2 ** 47) return;
     const size = bufferConstants.MAX_LENGTH + 1;

@@ -51,11 +51,9 @@ async function map(msg: MapRequest): Promise<MapReply> {
     throw err;
   }
   const stats = createStatsBuffer();
-  const chunks = Math.ceil(info.size / msg.serve.chunkSize);
-  const residency = new SharedArrayBuffer(Math.max(1, chunks));
   if (info.size === 0) {
     await source.close();
-    return { info, region: null, stats, residency };
+    return { info, region: null, stats, residency: new SharedArrayBuffer(1) };
   }
   let disk: ObjectCache | null;
   try {
@@ -68,9 +66,14 @@ async function map(msg: MapRequest): Promise<MapReply> {
   try {
     region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON);
   } catch (err) {
+    disk?.close();
     await Promise.resolve(source.close()).catch(() => {});
     throw regionError(err, info.size, msg.serve.label);
   }
+  // One byte per chunk, allocated only once the region exists: for an object
+  // past the address space it would be gigabytes of committed memory that
+  // outlive the refusal until a GC, enough to make the next fork fail.
+  const residency = new SharedArrayBuffer(Math.ceil(info.size / msg.serve.chunkSize));
   const id = region.id;
   const server = new RegionServer({
     region,
