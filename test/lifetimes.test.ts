@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { byteAt } from './fixtures/content.mjs';
-import { runChild } from './helpers/child.js';
+import { runChild, type ChildResult } from './helpers/child.js';
 import { PINNED } from './helpers/pins.js';
 
 const chunk = 64 * 1024;
@@ -18,7 +18,9 @@ const sizedSource = fileURLToPath(new URL('./fixtures/sized-source.mjs', import.
 const failingSource = fileURLToPath(new URL('./fixtures/failing-source.mjs', import.meta.url));
 const contentModule = new URL('./fixtures/content.mjs', import.meta.url).href;
 
-/** Child preamble: a mapping whose every read takes `delayMs`, and `n` worker threads parked in faults on it. */
+/** Child preamble: a mapping whose every read takes `delayMs`, and `n` worker
+ *  threads parked in faults on it, a chunk apart: faults on neighbouring
+ *  chunks that arrive together share one GET, and the wait below counts GETs. */
 const parked = (delayMs: number, n: number) => `
   import { Worker } from 'node:worker_threads';
   import { mapSource } from S3MMAP_LIB;
@@ -27,16 +29,16 @@ const parked = (delayMs: number, n: number) => `
     import { workerData } from 'node:worker_threads';
     const { attach } = await import(workerData.lib);
     console.log('never', attach(workerData.handle)[workerData.off]);
-  \`, { eval: true, type: 'module', workerData: { lib: S3MMAP_LIB, handle: m.share(), off: i * ${chunk} } });
+  \`, { eval: true, type: 'module', workerData: { lib: S3MMAP_LIB, handle: m.share(), off: i * ${2 * chunk} } });
   while (m.stats().inflight < ${n}) await new Promise((r) => setTimeout(r, 10));
 `;
 
 /** ms from the timestamp the child printed ("at <ms>") to the end of the child. */
-async function sinceMark(r: Promise<{ stdout: string }>): Promise<number> {
+async function sinceMark(r: Promise<ChildResult>): Promise<number> {
   const result = await r;
   const ended = Date.now();
   const at = Number(/^at (\d+(?:\.\d+)?)$/m.exec(result.stdout)?.[1]);
-  expect(at, result.stdout).toBeGreaterThan(0);
+  expect(at, `the child printed no mark: ${JSON.stringify(result)}`).toBeGreaterThan(0);
   return ended - at;
 }
 
