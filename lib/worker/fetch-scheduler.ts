@@ -80,7 +80,7 @@ export class FetchScheduler {
       const entry: Entry = { chunk, urgent, maxRun: Math.max(1, Math.min(maxRun, this.schedule.maxRunChunks)), taken: false, resolve, reject };
       this.queued.set(chunk, entry);
       (urgent ? this.urgent : this.background).push(entry);
-      if (this.holds === 0) this.pump();
+      this.pump();
     });
   }
 

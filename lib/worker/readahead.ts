@@ -87,7 +87,7 @@ export class Readahead {
   /** A fault at `chunk`: what to fetch ahead of it, or null. */
   onFault(chunk: number): ReadaheadPlan | null {
     const { chunks, maxWindow, maxPiece } = this.limits;
-    if (this.mode === 'random' || maxWindow <= 0) return null;
+    if (this.mode === 'random') return null;
     this.tick++;
     let s = this.streams.find((st) => chunk !== st.last && chunk >= st.start - this.skip(st) && chunk < st.end + this.skip(st));
     if (s) {

@@ -93,6 +93,14 @@ describe('FetchScheduler: order and coalescing', () => {
     expect(h.started()).toEqual([[0, 4, 'B'], [4, 4, 'B'], [8, 2, 'B']]);
   });
 
+  it("a request's own maxRun shortens its run, and never lengthens it past maxRunChunks", () => {
+    const h = harness(4, 4);
+    h.scheduler.hold();
+    for (let c = 0; c < 10; c++) h.scheduler.request(c, false, c === 0 ? 2 : 100);
+    h.scheduler.release();
+    expect(h.started()).toEqual([[0, 2, 'B'], [2, 4, 'B'], [6, 4, 'B']]);
+  });
+
   it('a run takes only neighbours of its own urgency', () => {
     const h = harness(8, 8);
     h.scheduler.hold();

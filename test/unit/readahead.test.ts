@@ -103,6 +103,17 @@ describe('Readahead: skips', () => {
     expect(big.onFault(100_001 + 16)).toBeNull();
   });
 
+  it('a confirmed stream reaches as far below its start as above its end', () => {
+    const r = ra(1000, 512);
+    r.onFault(100);
+    r.onFault(101); // window 4, asked from 100 up to 106
+    expect(r.onFault(96)).toEqual({ from: 91, to: 96, piece: 1, down: true, frontier: 96 }); // 4 below: read 5
+    const s = ra(1000, 512);
+    s.onFault(100);
+    s.onFault(101);
+    expect(s.onFault(95)).toBeNull(); // 5 below: a new stream
+  });
+
   it('a new stream tolerates skipping one chunk, not two', () => {
     const a = ra(1000, 512);
     a.onFault(0);
@@ -115,6 +126,44 @@ describe('Readahead: skips', () => {
   it('strided faults one window apart never become a stream', () => {
     const r = ra(100_000, 512);
     for (let c = 0; c < 10_000; c += 256) expect(r.onFault(c)).toBeNull();
+  });
+});
+
+describe('Readahead: from a mapping\'s options', () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  it('off when the readahead is no more than one chunk', () => {
+    expect(Readahead.forMapping(1000, { chunkSize: 64 * KiB, fetchSize: 8 * MiB, readahead: 64 * KiB })).toBeNull();
+    expect(Readahead.forMapping(1000, { chunkSize: 64 * KiB, fetchSize: 8 * MiB, readahead: 128 * KiB })).not.toBeNull();
+  });
+
+  it('the window cap is the readahead in chunks, a piece at most one fetch, and the skip tolerance 16 MiB', () => {
+    const options = { chunkSize: 64 * KiB, fetchSize: 8 * MiB, readahead: 128 * MiB };
+    const sequential = Readahead.forMapping(100_000, options)!;
+    sequential.setMode('sequential');
+    // 2,048 chunks at once in pieces of 128 chunks (8 MiB), not an eighth (256).
+    expect(sequential.onFault(0)).toEqual(up(1, 2049, 128));
+    // A stream whose window is past 256 chunks tolerates a jump of 256 (16 MiB) less one.
+    const grown = () => {
+      const r = Readahead.forMapping(100_000, options)!;
+      const { faults, windows } = scan(r, 419);
+      expect([faults.at(-1), windows.at(-1)]).toEqual([418, 371]); // asked up to 790
+      return r;
+    };
+    expect(grown().onFault(790 + 255)).not.toBeNull();
+    expect(grown().onFault(790 + 256)).toBeNull();
+    // The same options in 1 MiB chunks: 128 chunks, pieces of 8, a tolerance of 16.
+    const big = { ...options, chunkSize: MiB };
+    const bigSequential = Readahead.forMapping(10_000, big)!;
+    bigSequential.setMode('sequential');
+    expect(bigSequential.onFault(0)).toEqual(up(1, 129, 8));
+    const bigGrown = () => {
+      const r = Readahead.forMapping(10_000, big)!;
+      expect(scan(r, 30).windows.at(-1)).toBe(28); // fault 29: asked up to 58
+      return r;
+    };
+    expect(bigGrown().onFault(58 + 15)).not.toBeNull();
+    expect(bigGrown().onFault(58 + 16)).toBeNull();
   });
 });
 
