@@ -25,6 +25,11 @@ import { RunReader } from './run-reader.js';
 
 /** The smallest GET a load() of a long range is split into. */
 const LOAD_MIN_PIECE = 1024 * 1024;
+/** drain(): how long no thread may fault before the region can go, and the
+ *  most those waits may add up to (threads reading through attach() views
+ *  keep faulting, and keep the region mapped anyway). */
+const DRAIN_QUIET_MS = 100;
+const DRAIN_QUIET_MAX_MS = 2000;
 
 /** Read once: the page size never changes. */
 const pageSize = native.pageSize;
@@ -103,16 +108,25 @@ export class RegionServer {
 
   /** Serves every fault already waiting, and any that arrive meanwhile, then
    *  resolves: close() unmaps only after this, so a thread blocked in a fault
-   *  when close() is called gets its bytes instead of SIGSEGV. */
+   *  when close() is called gets its bytes instead of SIGSEGV or EFAULT. */
   async drain(): Promise<void> {
     this.draining = true;
     // Fault messages queued but not yet polled are waiting faults too.
     this.onReadable();
     // Only faulting threads wait here: queued prefetches and load()s end with stop().
+    let quietLeft = DRAIN_QUIET_MAX_MS;
     for (;;) {
       const faulted = [...this.intake.waitingChunks()].flatMap((c) => this.pending.get(c) ?? []);
       if (faulted.length === 0) break;
       await Promise.allSettled(faulted);
+      // A woken thread still has to copy: a write(2) from the Buffer on a pool
+      // thread goes on through the rest of its range, faulting on the next
+      // chunk. Nothing tells when it is done, so the region stays served until
+      // no thread has faulted for a while.
+      for (let seen = -1; seen !== this.stats.counters[Counter.faults] && quietLeft > 0; quietLeft -= DRAIN_QUIET_MS) {
+        seen = this.stats.counters[Counter.faults];
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_QUIET_MS));
+      }
     }
     // Disk cache writes in flight end before the region goes.
     await this.disk?.flush();
