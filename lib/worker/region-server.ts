@@ -5,6 +5,7 @@
 // never touches mapped memory (rule 1), only its own buffers, whose addresses
 // it hands to the kernel. DESIGN.md tells the life of a mapping around it.
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { S3MmapError } from '../shared/errors.js';
 import { native, type RegionInfo } from '../shared/native.js';
 import type { ReadaheadMode, ServeOptions } from '../shared/protocol.js';
@@ -123,10 +124,12 @@ export class RegionServer {
       // thread goes on through the rest of its range, faulting on the next
       // chunk. Nothing tells when it is done, so the region stays served until
       // no thread has faulted for a while.
-      for (let seen = -1; seen !== this.stats.counters[Counter.faults] && quietLeft > 0; quietLeft -= DRAIN_QUIET_MS) {
+      let seen;
+      do {
         seen = this.stats.counters[Counter.faults];
-        await new Promise((resolve) => setTimeout(resolve, DRAIN_QUIET_MS));
-      }
+        await sleep(DRAIN_QUIET_MS);
+        quietLeft -= DRAIN_QUIET_MS;
+      } while (seen !== this.stats.counters[Counter.faults] && quietLeft > 0);
     }
     // Disk cache writes in flight end before the region goes.
     await this.disk?.flush();
