@@ -61,7 +61,7 @@ class ScanJob : public IoJob {
     Napi::Env e(env);
     Napi::Object o = Napi::Object::New(e);
     if (error) {
-      o.Set("errno", Napi::Number::New(e, error));
+      Put(o, "errno", Napi::Number::New(e, error));
       return o;
     }
     size_t n = found.size();
@@ -71,17 +71,17 @@ class ScanJob : public IoJob {
     Napi::Float64Array mtimes = Napi::Float64Array::New(e, n);
     Napi::Uint8Array dirs = Napi::Uint8Array::New(e, n);
     for (size_t i = 0; i < n; i++) {
-      paths.Set(i, Napi::String::New(e, found[i].path));
+      Put(paths, i, Napi::String::New(e, found[i].path));
       sizes[i] = found[i].size;
       atimes[i] = found[i].atime_ms;
       mtimes[i] = found[i].mtime_ms;
       dirs[i] = found[i].dir ? 1 : 0;
     }
-    o.Set("paths", paths);
-    o.Set("sizes", sizes);
-    o.Set("atimes", atimes);
-    o.Set("mtimes", mtimes);
-    o.Set("dirs", dirs);
+    Put(o, "paths", paths);
+    Put(o, "sizes", sizes);
+    Put(o, "atimes", atimes);
+    Put(o, "mtimes", mtimes);
+    Put(o, "dirs", dirs);
     return o;
   }
 };

@@ -15,20 +15,20 @@ namespace s3mmap {
 // probe(userModeOnly) -> { ok, mode, features } | { ok:false, code, errno }
 Napi::Value ProbeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bool user_only = info.Length() > 0 && info[0].ToBoolean();
+  bool user_only = Bool(info, 0);
   uint64_t features = 0;
   UffdMode mode = kModeSyscall;
   int r = ProbeFeatures(user_only, &features, &mode);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("ok", Napi::Boolean::New(env, r == 0));
+  Put(o, "ok", Napi::Boolean::New(env, r == 0));
   if (r < 0) {
     const char* name = strerrorname_np(-r);
-    o.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-    o.Set("errno", Napi::Number::New(env, -r));
+    Put(o, "code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+    Put(o, "errno", Napi::Number::New(env, -r));
     return o;
   }
-  o.Set("mode", Napi::Number::New(env, mode));
-  o.Set("features", Napi::Number::New(env, static_cast<double>(features)));
+  Put(o, "mode", Napi::Number::New(env, mode));
+  Put(o, "features", Napi::Number::New(env, static_cast<double>(features)));
   return o;
 }
 
@@ -39,7 +39,7 @@ Napi::Value CopyJs(const Napi::CallbackInfo& info) {
   Napi::Uint8Array src = info[2].As<Napi::Uint8Array>();
   size_t off = static_cast<size_t>(Num(info, 3));
   size_t len = static_cast<size_t>(Num(info, 4));
-  bool dontwake = info[5].ToBoolean();
+  bool dontwake = Bool(info, 5);
   if (off > src.ByteLength() || len > src.ByteLength() - off) return Napi::Number::New(info.Env(), -EINVAL);
   return Napi::Number::New(info.Env(), static_cast<double>(Copy(fd, dst, src.Data() + off, len, dontwake)));
 }
@@ -52,7 +52,7 @@ Napi::Value WakeJs(const Napi::CallbackInfo& info) {
 Napi::Value PoisonJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(),
                            static_cast<double>(Poison(static_cast<int>(Num(info, 0)), static_cast<uintptr_t>(Num(info, 1)),
-                                                      static_cast<size_t>(Num(info, 2)), info[3].ToBoolean())));
+                                                      static_cast<size_t>(Num(info, 2)), Bool(info, 3))));
 }
 
 Napi::Value DropJs(const Napi::CallbackInfo& info) {

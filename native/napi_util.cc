@@ -10,15 +10,15 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
   const char* name = strerrorname_np(err);
   std::string msg = what + ": " + (name ? name : "E?") + " (" + strerror(err) + "), " + syscall;
   Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
+  Put(e, "code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  Put(e, "errno", Napi::Number::New(env, err));
+  Put(e, "syscall", Napi::String::New(env, syscall));
   return e;
 }
 
 Napi::Error CodedRangeError(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error e = Napi::RangeError::New(env, message);
-  e.Set("code", Napi::String::New(env, code));
+  Put(e, "code", Napi::String::New(env, code));
   return e;
 }
 

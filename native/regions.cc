@@ -81,7 +81,7 @@ Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
     ErrnoError(env, EINVAL, "mmap", "region size must be a whole number > 0").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  bool user_only = info[1].ToBoolean();
+  bool user_only = Bool(info, 1);
   uint64_t want = static_cast<uint64_t>(Num(info, 2));
   const size_t page = PageSize();
   size_t length = (size + page - 1) / page * page;
@@ -107,12 +107,12 @@ Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
     g_live++;
   }
   Napi::Object o = Napi::Object::New(env);
-  o.Set("id", Napi::BigInt::New(env, r->id));
-  o.Set("fd", Napi::Number::New(env, r->uffd.fd));
-  o.Set("address", Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(r->addr))));
-  o.Set("length", Napi::Number::New(env, static_cast<double>(length)));
-  o.Set("mode", Napi::Number::New(env, r->uffd.mode));
-  o.Set("features", Napi::Number::New(env, static_cast<double>(r->uffd.features)));
+  Put(o, "id", Napi::BigInt::New(env, r->id));
+  Put(o, "fd", Napi::Number::New(env, r->uffd.fd));
+  Put(o, "address", Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(r->addr))));
+  Put(o, "length", Napi::Number::New(env, static_cast<double>(length)));
+  Put(o, "mode", Napi::Number::New(env, r->uffd.mode));
+  Put(o, "features", Napi::Number::New(env, static_cast<double>(r->uffd.features)));
   return o;
 }
 
@@ -137,7 +137,7 @@ Napi::Value TakeReleasedJs(const Napi::CallbackInfo& info) {
     if (g_released_fd >= 0) (void)!read(g_released_fd, &v, sizeof(v));
   }
   Napi::Array a = Napi::Array::New(env, ids.size());
-  for (size_t i = 0; i < ids.size(); i++) a.Set(i, Napi::BigInt::New(env, ids[i]));
+  for (size_t i = 0; i < ids.size(); i++) Put(a, i, Napi::BigInt::New(env, ids[i]));
   return a;
 }
 

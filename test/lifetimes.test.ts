@@ -4,7 +4,8 @@
 // worker waits in a fault; attach() views served after close(); the
 // userfaultfd closed once the GC has collected every view; [Symbol.dispose];
 // the UFFDIO_COPY EAGAIN retry, forced by the copyEagain test hook and
-// counted in stats().copyRetries.
+// counted in stats().copyRetries; a worker terminated while it is inside
+// the addon.
 //
 // Runs in a vitest fork; every mapping lives in a child (test/helpers/child.ts).
 import { fileURLToPath } from 'node:url';
@@ -236,5 +237,35 @@ describe('UFFDIO_COPY answered EAGAIN (the address space changing under it, as d
     `, { env: { S3MMAP_TEST_HOOKS: '' }, timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ copyRetries: 0, installs: 8 });
+  });
+});
+
+describe('a thread torn down while it is inside the addon', () => {
+  it('worker.terminate() during calls that build objects, read booleans or throw errno errors: no abort, exit status 0', async () => {
+    // Node refuses JS on a thread being torn down; the addon's calls must then
+    // return, not abort the process in node-addon-api (FATAL ERROR: Error::New).
+    const r = await runChild(`
+      import { Worker } from 'node:worker_threads';
+      for (let i = 0; i < 40; i++) {
+        const w = new Worker(\`
+          import { parentPort, workerData } from 'node:worker_threads';
+          const { native } = await import(workerData.lib);
+          const src = new Uint8Array(4096);
+          parentPort.postMessage('go');
+          for (;;) {
+            native.probe(false);
+            native.copy(-1, 0, src, 0, 4096, true);
+            try { native.createRegion(0, false, 0); } catch {}
+          }
+        \`, { eval: true, type: 'module', workerData: { lib: S3MMAP_LIB.replace('index.js', 'shared/native.js') } });
+        await new Promise((resolve) => w.once('message', resolve));
+        await new Promise((resolve) => setTimeout(resolve, 2 + (i % 10)));
+        await w.terminate();
+      }
+      console.log('terminated 40');
+    `, { timeoutMs: 60_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('terminated 40');
   });
 });
