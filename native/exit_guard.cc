@@ -1,8 +1,11 @@
 // Exit guard. setExiting runs on the main thread's 'exit' event; the cleanup
-// hook runs on the fault worker's thread as Node tears it down.
+// hook runs on the fault worker's thread as Node tears it down, at process
+// exit or because the worker died.
 #include "exit_guard.h"
 
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <atomic>
 #include <chrono>
@@ -22,8 +25,26 @@ std::atomic<int> g_exit_code{0};
 // could never be served and Node would wait forever to join it; closing the
 // uffd instead would hand it zeros. Ending the process here, with the code it
 // was exiting with, is the only outcome that neither hangs nor lies.
-void ExitGuard(void*) {
-  if (g_exiting && LiveRegions() > 0) _exit(g_exit_code);
+// If it is not exiting, the fault worker died (an uncaught error,
+// process.exit() in a source module) or the worker thread that started it
+// ended: the caller's JS learns of it from the Worker's 'exit' event, but a
+// thread parked in a fault (the main thread itself, perhaps) never would. Its
+// regions are abandoned here, on the worker's own thread, so such a thread
+// ends in SIGSEGV, after one line.
+void ExitGuard(void* worker_env) {
+  if (g_exiting) {
+    if (LiveRegions() > 0) _exit(g_exit_code);
+    return;
+  }
+  napi_env owner = static_cast<napi_env>(worker_env);
+  int n = LiveRegionsOf(owner);
+  if (n == 0) return;
+  // Said first: a woken thread's SIGSEGV may end the process at once.
+  char line[200];
+  int len = snprintf(line, sizeof(line),
+                     "s3mmap: a fault worker ended (it failed, or the thread that started it exited) with %d mapping(s) live: they are unmapped, and touching them raises SIGSEGV\n", n);
+  if (len > 0) (void)!write(2, line, static_cast<size_t>(len));
+  AbandonRegions(owner);
 }
 
 }  // namespace
@@ -45,7 +66,8 @@ Napi::Value SetExitingJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ArmExitGuardJs(const Napi::CallbackInfo& info) {
-  napi_add_env_cleanup_hook(info.Env(), ExitGuard, nullptr);
+  napi_env env = info.Env();
+  napi_add_env_cleanup_hook(env, ExitGuard, env);
   return info.Env().Undefined();
 }
 

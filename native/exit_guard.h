@@ -1,5 +1,6 @@
 // The exit guard: a process exiting with threads parked in faults ends
-// promptly with its exit code instead of hanging or reading zeros.
+// promptly with its exit code, and a fault worker that dies abandons its
+// regions, so that parked threads neither hang nor read zeros.
 #pragma once
 
 #include <napi.h>

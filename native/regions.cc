@@ -53,6 +53,25 @@ int ReleasedFd() {
 
 int LiveRegions() { return g_live.load(); }
 
+int LiveRegionsOf(napi_env owner) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  int n = 0;
+  for (auto& [id, r] : g_regions) n += r->owner == owner && !r->unmapped;
+  return n;
+}
+
+void AbandonRegions(napi_env owner) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (auto& [id, r] : g_regions) {
+    if (r->owner != owner || r->destroyed) continue;
+    UnmapLocked(r);
+    // Unmapping wakes nobody: a parked thread would sleep on. Woken after the
+    // unmap, it faults again on an address with no mapping, never on zeros
+    // (the uffd stays open, rule 7).
+    Wake(r->uffd.fd, reinterpret_cast<uintptr_t>(r->addr), r->length);
+  }
+}
+
 Region* AcquireView(uint64_t id) {
   std::lock_guard<std::mutex> lock(g_mu);
   Region* r = FindLocked(id);
@@ -100,6 +119,7 @@ Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
   }
   r->length = length;
   r->size = size;
+  r->owner = env;
   {
     std::lock_guard<std::mutex> lock(g_mu);
     r->id = g_next_id++;
@@ -116,8 +136,8 @@ Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// unmap(id): the fault worker died, nobody serves the region: a touch becomes
-// SIGSEGV instead of an endless wait. Views left become invalid.
+// unmap(id): a region nobody may hold (its first view failed); the fault
+// worker retires it from the released queue.
 Napi::Value UnmapJs(const Napi::CallbackInfo& info) {
   uint64_t id = IdArg(info, 0);
   std::lock_guard<std::mutex> lock(g_mu);

@@ -23,6 +23,7 @@ struct Region {
   int views = 0;
   bool unmapped = false;
   bool destroyed = false;  // the worker is done with it; the last view frees it
+  napi_env owner = nullptr;  // the fault worker that serves it
 };
 
 // Counts a new view of region `id` and returns it, or nullptr when the region
@@ -35,6 +36,14 @@ int DropView(Region* r);
 
 // Regions mapped now: the exit guard's question.
 int LiveRegions();
+
+// Regions fault worker `owner` created that are mapped now.
+int LiveRegionsOf(napi_env owner);
+
+// Fault worker `owner` is gone without the process exiting: each region it
+// served is unmapped and everyone asleep in one of its faults is woken, to
+// fault again on nothing (SIGSEGV).
+void AbandonRegions(napi_env owner);
 
 // The "region released" eventfd (created at load).
 int ReleasedFd();

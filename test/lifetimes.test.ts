@@ -5,7 +5,8 @@
 // userfaultfd closed once the GC has collected every view; [Symbol.dispose];
 // the UFFDIO_COPY EAGAIN retry, forced by the copyEagain test hook and
 // counted in stats().copyRetries; a worker terminated while it is inside
-// the addon.
+// the addon; the fault worker dying (process.exit(), an uncaught error), and
+// a worker thread with mappings of its own ending.
 //
 // Runs in a vitest fork; every mapping lives in a child (test/helpers/child.ts).
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import { PINNED } from './helpers/pins.js';
 const chunk = 64 * 1024;
 const sizedSource = fileURLToPath(new URL('./fixtures/sized-source.mjs', import.meta.url));
 const failingSource = fileURLToPath(new URL('./fixtures/failing-source.mjs', import.meta.url));
+const dyingSource = fileURLToPath(new URL('./fixtures/dying-source.mjs', import.meta.url));
 const contentModule = new URL('./fixtures/content.mjs', import.meta.url).href;
 
 /** Child preamble: a mapping whose every read takes `delayMs`, and `n` worker
@@ -110,6 +112,80 @@ describe('the main thread finishing while a worker waits in a fault', () => {
     expect(r.signal).toBe('SIGBUS');
     expect(r.stdout).toBe('main done\n');
     expect(r.stderr).toMatch(/^s3mmap: bytes 0-65535 of .*failing-source\.mjs could not be read \(InjectedFailure\); touching them raises SIGBUS/m);
+  });
+});
+
+describe('the fault worker dying', () => {
+  const stopped = 's3mmap: a fault worker ended (it failed, or the thread that started it exited) with 1 mapping(s) live: they are unmapped, and touching them raises SIGSEGV';
+  const causes = {
+    exit: undefined,
+    throw: 's3mmap: the fault worker failed (uncaughtException): Error: thrown in the fault worker',
+    reject: 's3mmap: the fault worker failed (unhandledRejection): Error: rejected in the fault worker',
+  };
+  for (const [how, cause] of Object.entries(causes)) {
+    it(`by ${how} while the main thread waits in its fault: SIGSEGV after one line (and the cause), not an endless wait`, async () => {
+      const r = await runChild(`
+        import { mapSource } from S3MMAP_LIB;
+        const m = await mapSource({ kind: 'module', path: ${JSON.stringify(dyingSource)}, options: { size: ${4 * chunk}, how: '${how}' } }, { readahead: 0 });
+        console.log('never', m.buffer[5]);
+      `, { timeoutMs: 20_000 });
+      expect(r.signal, r.stderr).toBe('SIGSEGV');
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(stopped);
+      if (cause) expect(r.stderr).toContain(cause);
+    });
+  }
+
+  it('with no thread parked: load() rejects with EWORKER, a warning says the mappings were unmapped, their uffds are closed, and the next map starts a new worker', async () => {
+    const r = await runChild(`
+      import { readdirSync, readlinkSync } from 'node:fs';
+      import { mapSource } from S3MMAP_LIB;
+      const uffds = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[userfaultfd]'; } catch { return false; } }).length;
+      const warnings = [];
+      process.on('warning', (w) => warnings.push(w.message));
+      const m = await mapSource({ kind: 'module', path: ${JSON.stringify(dyingSource)}, options: { size: ${4 * chunk}, how: 'exit' } }, { readahead: 0 });
+      const mapped = uffds();
+      const error = await m.load(0, 10).then(() => null, (e) => e.code);
+      await new Promise((r) => setTimeout(r, 100));
+      const after = uffds();
+      const next = await mapSource({ kind: 'module', path: ${JSON.stringify(sizedSource)}, options: { size: ${4 * chunk}, seed: 57 } });
+      console.log(JSON.stringify({ mapped, error, after, warnings, byte: next.buffer[${chunk + 9}] }));
+      await next.close();
+    `, { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(stopped);
+    expect(JSON.parse(r.stdout)).toEqual({
+      mapped: 1,
+      error: 'EWORKER',
+      after: 0,
+      warnings: ['s3mmap: the fault worker exited (code 9); its mappings were unmapped'],
+      byte: byteAt(chunk + 9, 57),
+    });
+  });
+});
+
+describe('a worker thread that mapped an object of its own', () => {
+  it('ends with its mapping live: only that mapping goes, after one line; the main thread\'s mapping still serves exact bytes', async () => {
+    const r = await runChild(`
+      import { Worker } from 'node:worker_threads';
+      import { mapSource } from S3MMAP_LIB;
+      const { native } = await import(S3MMAP_LIB.replace('index.js', 'shared/native.js'));
+      const m = await mapSource({ kind: 'module', path: ${JSON.stringify(sizedSource)}, options: { size: ${16 * chunk}, seed: 58 } }, { readahead: 0 });
+      const w = new Worker(\`
+        import { parentPort } from 'node:worker_threads';
+        const { mapSource } = await import(\${JSON.stringify(S3MMAP_LIB)});
+        const n = await mapSource({ kind: 'module', path: ${JSON.stringify(sizedSource)}, options: { size: ${16 * chunk}, seed: 59 } }, { readahead: 0 });
+        parentPort.postMessage(n.buffer[${3 * chunk + 1}]);
+      \`, { eval: true, type: 'module' });
+      const theirs = await new Promise((r) => w.once('message', r));
+      const live = native.liveRegions();
+      await new Promise((r) => w.once('exit', r));
+      console.log(JSON.stringify({ theirs, live, after: native.liveRegions(), ours: m.buffer[${9 * chunk + 5}] }));
+      await m.close();
+    `, { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim()).toBe('s3mmap: a fault worker ended (it failed, or the thread that started it exited) with 1 mapping(s) live: they are unmapped, and touching them raises SIGSEGV');
+    expect(JSON.parse(r.stdout)).toEqual({ theirs: byteAt(3 * chunk + 1, 59), live: 2, after: 1, ours: byteAt(9 * chunk + 5, 58) });
   });
 });
 

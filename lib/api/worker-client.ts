@@ -71,11 +71,12 @@ class FaultWorkerClient {
     this.worker = null;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
-    // Nobody serves these regions any more: unmapping turns a touch into
-    // SIGSEGV instead of an endless wait.
-    for (const id of this.faultHandlers.keys()) native.unmap(id);
+    // Nobody serves these regions any more. The worker's teardown hook has
+    // unmapped them already (a touch is SIGSEGV, not an endless wait), so
+    // their uffds can be closed (rule 7: after the unmap).
+    for (const id of this.faultHandlers.keys()) native.destroyRegion(id);
     this.faultHandlers.clear();
-    process.emitWarning(`s3mmap: ${err.message}; its mappings were unmapped`);
+    process.emitWarning(`s3mmap: ${err.message.replace(/^s3mmap: /, '')}; its mappings were unmapped`);
   }
 }
 

@@ -31,7 +31,7 @@ export interface NativeAddon {
   readonly pageSize: number;
   probe(userModeOnly: boolean): ProbeResult;
   createRegion(size: number, userModeOnly: boolean, wantFeatures: number): RegionInfo;
-  /** Force-unmaps a region whatever its views: only for a dead fault worker. */
+  /** Unmaps a region whatever its views: one whose first view failed, which nobody may hold. */
   unmap(id: bigint): void;
   takeReleased(): bigint[];
   destroyRegion(id: bigint): void;

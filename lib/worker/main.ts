@@ -3,6 +3,7 @@
 // sources; it never reads or writes mapped memory (DESIGN.md rule 1) and never
 // blocks its event loop in a syscall (rule 2): uffds and the "region
 // released" eventfd are watched with uv_poll on this thread's loop.
+import { writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { S3MmapError, serializeError } from '../shared/errors.js';
 import { native, UffdFeature } from '../shared/native.js';
@@ -26,6 +27,13 @@ function send(msg: FromWorker): void {
 }
 
 native.armExitGuard();
+// An error nothing caught ends this thread, and its mappings with it (the
+// exit guard's teardown hook). The caller's thread hears of it through the
+// Worker's 'error' event only if it is not parked in a fault; this line goes
+// straight to fd 2 either way.
+process.on('uncaughtExceptionMonitor', (err, origin) => {
+  writeSync(2, `s3mmap: the fault worker failed (${origin}): ${(err as Error)?.stack ?? String(err)}\n`);
+});
 // Regions whose last view was collected, or that were closed, are unmapped
 // already; stop serving them and close their uffds (DESIGN.md rule 7: close last).
 native.watch(-1, () => {
