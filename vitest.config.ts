@@ -27,6 +27,8 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Starts one MinIO per run; compiles nothing (`npm test` runs tsc first).
           globalSetup: ['test/global-setup.ts'],
+          // A test file whose main thread stops for good fails with a report.
+          setupFiles: ['test/helpers/hang-watchdog.ts'],
         },
       },
     ],
