@@ -61,6 +61,8 @@ export function handle(
       return answerHtml(502, 'Bad Gateway');
     case 'error504':
       return answerHtml(504, 'Gateway Timeout');
+    case 'gone499':
+      return answer(499, 'ClientDisconnected', 'Client disconnected before response was ready');
     case 'denied403':
       return answer(403, 'AccessDenied', 'Access Denied.');
     case 'stall':

@@ -27,6 +27,7 @@ export type FaultMode =
   | 'error429' // 429 TooManyRequests (S3 XML body), as S3-compatible servers throttle
   | 'error502' // 502 with an HTML body and no S3 code, as a load balancer answers
   | 'error504' // 504 with an HTML body and no S3 code
+  | 'gone499' // 499 ClientDisconnected (S3 XML body), as MinIO answers requests it drops while shutting down
   | 'denied403'; // 403 AccessDenied (S3 XML body): access revoked after the object was mapped
 
 export interface Fault {

@@ -93,9 +93,9 @@ describe('the default policy, seen at the server', () => {
   });
 });
 
-describe('429, 502 and 504 are retried', () => {
+describe('429, 499 (MinIO shutting down), 502 and 504 are retried', () => {
   const retry = { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 };
-  const CODES: [FaultMode, string][] = [['error429', 'TooManyRequests'], ['error502', '502'], ['error504', '504']];
+  const CODES: [FaultMode, string][] = [['error429', 'TooManyRequests'], ['gone499', 'ClientDisconnected'], ['error502', '502'], ['error504', '504']];
 
   for (const [mode] of CODES) {
     it(`${mode} on the first two attempts of a load(): repeated, every byte exact`, async () => {

@@ -134,20 +134,21 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
     expect(t.proxy.log().map((e) => e.status)).toEqual([undefined, 200, undefined]);
   });
 
-  it('error429 answers 429 TooManyRequests; error502 and error504 answer HTML without an S3 code; denied403 answers 403 AccessDenied', async () => {
+  it('error429 answers 429 TooManyRequests; gone499 499 ClientDisconnected; error502 and error504 answer HTML without an S3 code; denied403 answers 403 AccessDenied', async () => {
     const seen: Record<string, unknown> = {};
-    for (const mode of ['error429', 'error502', 'error504', 'denied403'] as const) {
+    for (const mode of ['error429', 'gone499', 'error502', 'error504', 'denied403'] as const) {
       t.proxy.enqueue(mode);
       const err = await rangedGet().catch((e) => e);
       seen[mode] = { name: err.name, code: err.Code, status: err.$metadata?.httpStatusCode };
     }
     expect(seen).toEqual({
       error429: { name: 'TooManyRequests', code: 'TooManyRequests', status: 429 },
+      gone499: { name: 'ClientDisconnected', code: 'ClientDisconnected', status: 499 },
       error502: STATUS_ONLY_502,
       error504: STATUS_ONLY_504,
       denied403: { name: 'AccessDenied', code: 'AccessDenied', status: 403 },
     });
-    expect(t.proxy.log().map((e) => [e.fault, e.status])).toEqual([['error429', 429], ['error502', 502], ['error504', 504], ['denied403', 403]]);
+    expect(t.proxy.log().map((e) => [e.fault, e.status])).toEqual([['error429', 429], ['gone499', 499], ['error502', 502], ['error504', 504], ['denied403', 403]]);
     expect((await rangedGet()).$metadata.httpStatusCode).toBe(206);
   });
 

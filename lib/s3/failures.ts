@@ -15,11 +15,13 @@ export interface Failure {
 }
 
 // S3 error codes and statuses worth another try. 412, 403, 404 never are.
+// ClientDisconnected (499) is what MinIO answers the requests it drops while
+// it shuts down: a restart, as a refused connection is.
 const RETRYABLE_CODES = new Set([
   'SlowDown', 'InternalError', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException', 'Throttling',
-  'ThrottlingException', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'TruncatedBody', 'ERR_STREAM_PREMATURE_CLOSE',
+  'ThrottlingException', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'TruncatedBody', 'ERR_STREAM_PREMATURE_CLOSE', 'ClientDisconnected',
 ]);
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+const RETRYABLE_STATUS = new Set([429, 499, 500, 502, 503, 504]);
 // Retried by reads only: the endpoint answered at open, so a refusal now is a
 // restart or a failover, and giving up poisons pages. Opening fails fast on it.
 const RETRYABLE_IN_READ = new Set(['ECONNREFUSED']);

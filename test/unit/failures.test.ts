@@ -60,7 +60,7 @@ describe('failureOf: the name of a failure', () => {
 describe('isRetryable', () => {
   const codes = [
     'SlowDown', 'InternalError', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException', 'Throttling',
-    'ThrottlingException', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'TruncatedBody', 'ERR_STREAM_PREMATURE_CLOSE',
+    'ThrottlingException', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'TruncatedBody', 'ERR_STREAM_PREMATURE_CLOSE', 'ClientDisconnected',
   ];
   it('these codes, whatever the status', () => {
     for (const code of codes) {
@@ -69,9 +69,9 @@ describe('isRetryable', () => {
     }
   });
 
-  it('HTTP 429, 500, 502, 503 and 504 whatever the code; no other status', () => {
-    for (const status of [429, 500, 502, 503, 504]) expect(isRetryable(f('Whatever', { status })), String(status)).toBe(true);
-    for (const status of [200, 206, 301, 400, 401, 403, 404, 409, 412, 416, 501, 505]) expect(isRetryable(f('Whatever', { status })), String(status)).toBe(false);
+  it('HTTP 429, 499, 500, 502, 503 and 504 whatever the code; no other status', () => {
+    for (const status of [429, 499, 500, 502, 503, 504]) expect(isRetryable(f('Whatever', { status })), String(status)).toBe(true);
+    for (const status of [200, 206, 301, 400, 401, 403, 404, 409, 412, 416, 498, 501, 505]) expect(isRetryable(f('Whatever', { status })), String(status)).toBe(false);
   });
 
   it('ECONNREFUSED only while reading (the endpoint answered at open)', () => {
