@@ -176,10 +176,14 @@ describe('a worker thread that mapped an object of its own', () => {
         const { mapSource } = await import(\${JSON.stringify(S3MMAP_LIB)});
         const n = await mapSource({ kind: 'module', path: ${JSON.stringify(sizedSource)}, options: { size: ${16 * chunk}, seed: 59 } }, { readahead: 0 });
         parentPort.postMessage(n.buffer[${3 * chunk + 1}]);
+        // Alive until the main thread has counted the regions; then it ends with its mapping live.
+        parentPort.once('message', () => parentPort.close());
       \`, { eval: true, type: 'module' });
       const theirs = await new Promise((r) => w.once('message', r));
       const live = native.liveRegions();
-      await new Promise((r) => w.once('exit', r));
+      const exited = new Promise((r) => w.once('exit', r));
+      w.postMessage('end');
+      await exited;
       console.log(JSON.stringify({ theirs, live, after: native.liveRegions(), ours: m.buffer[${9 * chunk + 5}] }));
       await m.close();
     `, { timeoutMs: 20_000 });
