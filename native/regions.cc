@@ -29,14 +29,27 @@ Region* FindLocked(uint64_t id) {
   return it == g_regions.end() ? nullptr : it->second;
 }
 
-void UnmapLocked(Region* r) {
-  if (r->unmapped) return;
-  Unmap(r->addr, r->length);
+// The region no longer serves: counted out of the live ones and queued for
+// the fault worker to retire.
+void MarkUnmappedLocked(Region* r) {
   r->unmapped = true;
   g_live--;
   g_released.push_back(r->id);
   uint64_t one = 1;
   if (g_released_fd >= 0) (void)!write(g_released_fd, &one, sizeof(one));
+}
+
+void UnmapLocked(Region* r) {
+  if (r->unmapped) return;
+  Unmap(r->addr, r->length);
+  MarkUnmappedLocked(r);
+}
+
+// Nobody can touch the range any more: the fence goes too.
+void LiftFenceLocked(Region* r) {
+  if (!r->fenced) return;
+  Unmap(r->addr, r->length);
+  r->fenced = false;
 }
 
 }  // namespace
@@ -63,11 +76,14 @@ int LiveRegionsOf(napi_env owner) {
 void AbandonRegions(napi_env owner) {
   std::lock_guard<std::mutex> lock(g_mu);
   for (auto& [id, r] : g_regions) {
-    if (r->owner != owner || r->destroyed) continue;
-    UnmapLocked(r);
-    // Unmapping wakes nobody: a parked thread would sleep on. Woken after the
-    // unmap, it faults again on an address with no mapping, never on zeros
-    // (the uffd stays open, rule 7).
+    if (r->owner != owner || r->destroyed || r->unmapped) continue;
+    // Not a plain munmap: views of the region may still be read, and the
+    // range could be mapped again for something else. Replacing the mapping
+    // wakes nobody; woken after it, a parked thread faults again on the
+    // fence, never on zeros (the uffd stays open, rule 7).
+    Fence(r->addr, r->length);
+    r->fenced = true;
+    MarkUnmappedLocked(r);
     Wake(r->uffd.fd, reinterpret_cast<uintptr_t>(r->addr), r->length);
   }
 }
@@ -85,6 +101,7 @@ int DropView(Region* r) {
   int left = --r->views;
   if (left > 0) return left;
   UnmapLocked(r);
+  LiftFenceLocked(r);
   if (r->destroyed) {
     g_regions.erase(r->id);
     delete r;
@@ -179,6 +196,7 @@ Napi::Value DestroyRegionJs(const Napi::CallbackInfo& info) {
       r->destroyed = true;
       return info.Env().Undefined();
     }
+    LiftFenceLocked(r);
     g_regions.erase(id);
   }
   if (r->uffd.fd >= 0) close(r->uffd.fd);

@@ -23,6 +23,7 @@ struct Region {
   int views = 0;
   bool unmapped = false;
   bool destroyed = false;  // the worker is done with it; the last view frees it
+  bool fenced = false;     // abandoned: a PROT_NONE reservation until the last view goes
   napi_env owner = nullptr;  // the fault worker that serves it
 };
 

@@ -141,6 +141,11 @@ int MapRegion(int uffd, size_t len, void** addr, const char** failed_call) {
 
 int Unmap(void* addr, size_t len) { return munmap(addr, len) < 0 ? -errno : 0; }
 
+int Fence(void* addr, size_t len) {
+  void* p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? -errno : 0;
+}
+
 long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake) {
   struct uffdio_copy c = {};
   c.dst = dst;

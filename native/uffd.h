@@ -31,6 +31,10 @@ int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** f
 int MapRegion(int uffd, size_t len, void** addr, const char** failed_call);
 
 int Unmap(void* addr, size_t len);
+// Replaces the mapping with an inaccessible reservation of the same range
+// (MAP_FIXED, PROT_NONE): a touch is SIGSEGV, and nothing else can be mapped
+// there while a stale pointer may still be used.
+int Fence(void* addr, size_t len);
 
 // UFFDIO_COPY. Returns bytes copied (> 0), or -errno with nothing copied.
 long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake);

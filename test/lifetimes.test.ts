@@ -164,6 +164,24 @@ describe('the fault worker dying', () => {
   });
 });
 
+describe('a Buffer of a mapping whose fault worker died', () => {
+  it('never reads another allocation\'s bytes: the range stays reserved, so a touch is SIGSEGV even after 64 MiB of new Buffers', async () => {
+    const r = await runChild(`
+      import { mapSource } from S3MMAP_LIB;
+      const m = await mapSource({ kind: 'module', path: ${JSON.stringify(dyingSource)}, options: { size: 16 * ${chunk}, how: 'exit' } }, { readahead: 0 });
+      const b = m.buffer;
+      console.log('load', await m.load(0, 10).then(() => 'ok', (e) => e.code));
+      await new Promise((r) => setTimeout(r, 100));
+      // Freed address space would be handed out again, to allocations like these.
+      const keep = [];
+      for (let i = 0; i < 64; i++) keep.push(Buffer.alloc(1 << 20, 0x5a));
+      console.log('read', b[5], b[${9 * chunk}]);
+    `, { timeoutMs: 20_000 });
+    expect(r.signal, r.stdout + r.stderr).toBe('SIGSEGV');
+    expect(r.stdout).toBe('load EWORKER\n');
+  });
+});
+
 describe('a worker thread that mapped an object of its own', () => {
   it('ends with its mapping live: only that mapping goes, after one line; the main thread\'s mapping still serves exact bytes', async () => {
     const r = await runChild(`

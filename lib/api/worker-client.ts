@@ -72,8 +72,8 @@ class FaultWorkerClient {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     // Nobody serves these regions any more. The worker's teardown hook has
-    // unmapped them already (a touch is SIGSEGV, not an endless wait), so
-    // their uffds can be closed (rule 7: after the unmap).
+    // fenced them off already (a touch is SIGSEGV, not an endless wait), so
+    // their uffds can be closed (rule 7: after the mapping is gone).
     for (const id of this.faultHandlers.keys()) native.destroyRegion(id);
     this.faultHandlers.clear();
     process.emitWarning(`s3mmap: ${err.message.replace(/^s3mmap: /, '')}; its mappings were unmapped`);
