@@ -76,7 +76,8 @@ int LiveRegionsOf(napi_env owner) {
 void AbandonRegions(napi_env owner) {
   std::lock_guard<std::mutex> lock(g_mu);
   for (auto& [id, r] : g_regions) {
-    if (r->owner != owner || r->destroyed || r->unmapped) continue;
+    // A destroyed region is unmapped already.
+    if (r->owner != owner || r->unmapped) continue;
     // Not a plain munmap: views of the region may still be read, and the
     // range could be mapped again for something else. Replacing the mapping
     // wakes nobody; woken after it, a parked thread faults again on the
