@@ -79,7 +79,7 @@ async function runOne(c: Cell, index: number, ctx: ExecuteContext, noteDrop: (e:
   const spec: CellSpec = {
     system: c.def.id, workload: c.workload, warm: c.warm, s3: { ...ctx.s3, key: c.key }, size: c.size, seed: ctx.seed, ks: c.ks,
     path: undefined, localPath: c.localPath, chunkSize: c.def.chunkSize, noReadahead: c.def.noReadahead, mapOptions: c.def.mapOptions,
-    seconds: c.seconds, controlUrl: ctx.controlUrl, warmupKey: WARMUP_KEY,
+    seconds: c.seconds, reads: c.reads, controlUrl: ctx.controlUrl, warmupKey: WARMUP_KEY,
   };
   let mounted: Mounted | undefined;
   // The same first-byte draws for every system of a repetition: none meets a luckier network.

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { parseSize } from '../lib/index.js';
 import { DEFAULT_SYSTEMS, systemDef } from './catalog.js';
 import { isNetworkName, NETWORKS, type NetworkName } from './network.js';
-import { WORKLOADS, type Workload } from './workloads.js';
+import { PROCS, RANDOM_READS, WORKLOADS, type Workload } from './workloads.js';
 
 /** Cells on one network profile; without workloads/systems, all the run's. */
 export interface NetworkRun {
@@ -26,6 +26,8 @@ export interface BenchOptions {
   arrowSize: number;
   /** budget: seconds its threads read for. */
   budgetSeconds: number;
+  /** procs4-random: the random reads each process makes (the first of the 1,000). */
+  procsReads: number;
   mapSizes: number[];
   /** Record counts of the crossover workload. */
   crossoverKs: number[];
@@ -62,6 +64,7 @@ OUT/latest.json, latest.md, latest.svg and latest.png.
   --parquet-size SIZE  Parquet file size (default 1g; quick 64m)
   --arrow-size SIZE    Arrow IPC file size (default 1g; quick 64m)
   --budget-seconds S   how long the budget workload's threads read (default 6; quick 2)
+  --procs-reads N      random reads each of procs4-random's processes makes (default 1000; quick 250)
   --map-sizes LIST     object sizes for time-to-map (default 16m,4g; quick 16m,256m)
   --crossover-ks LIST  record counts for the crossover (default 1,10,100,1000,3000; quick 1,10,100)
   --network LIST       network profiles laid over every system's traffic at the proxy:
@@ -93,6 +96,7 @@ export function parseOptions(args: string[], root: string): BenchOptions {
       'parquet-size': { type: 'string' },
       'arrow-size': { type: 'string' },
       'budget-seconds': { type: 'string' },
+      'procs-reads': { type: 'string' },
       'map-sizes': { type: 'string' },
       'crossover-ks': { type: 'string' },
       network: { type: 'string' },
@@ -146,6 +150,7 @@ export function parseOptions(args: string[], root: string): BenchOptions {
     scanSizes: [...new Set(scanSizes)].sort((a, b) => a - b),
     arrowSize: size('arrow-size', values['arrow-size'], quick ? '64m' : '1g'),
     budgetSeconds: int('budget-seconds', values['budget-seconds'], quick ? 2 : 6, 1),
+    procsReads: Math.min(RANDOM_READS, int('procs-reads', values['procs-reads'], quick ? 250 : RANDOM_READS, PROCS)),
     parquetSize: size('parquet-size', values['parquet-size'], quick ? '64m' : '1g'),
     mapSizes: (values['map-sizes'] ? list(values['map-sizes']) : quick ? ['16m', '256m'] : ['16m', '4g']).map((v) => size('map-sizes', v, v)),
     crossoverKs: [...new Set(ks)].sort((a, b) => a - b),

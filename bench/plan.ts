@@ -32,6 +32,8 @@ export interface Cell {
   localPath?: string;
   /** budget: seconds its threads read for. */
   seconds?: number;
+  /** procs4-random: the random reads each process makes. */
+  reads?: number;
 }
 
 export interface Planned {
@@ -117,7 +119,7 @@ function planNetwork(
         if (does(w)) g[w] = addGroup(w, w, size, combineChecksums(Array.from({ length: PROCS }, () => sum(`sequential ${size}`, () => plan('sequential', size)))));
         break;
       case 'procs4-random':
-        if (does(w)) g[w] = addGroup(w, w, size, combineChecksums(Array.from({ length: PROCS }, (_, p) => sum(`procs4-random ${p}`, () => plan('procs4-random', size, p)))));
+        if (does(w)) g[w] = addGroup(w, w, size, combineChecksums(Array.from({ length: PROCS }, (_, p) => sum(`procs4-random ${p}`, () => plan('procs4-random', size, p, opts.procsReads)))));
         break;
       case 'map':
         if (does(w)) g[w] = addGroup(`map ${sizeLabel(objectSize)}`, w, objectSize, objectBytes(opts.seed, 0, 1)[0]);
@@ -149,6 +151,7 @@ function planNetwork(
             workload: w, network, groups, size: objectSize, key, rep, def, warm: groups.warm !== undefined,
             localPath: w === 'parquet' ? seeded.parquetLocal : w === 'arrow' ? seeded.arrowLocal : def.id.startsWith('s3mmap-file') ? seeded.mainLocal : undefined,
             seconds: w === 'budget' ? opts.budgetSeconds : undefined,
+            reads: w === 'procs4-random' ? opts.procsReads : undefined,
           };
           // One download serves every k; a mapping must start cold for each, so one process per k.
           if (w === 'crossover' && def.role === 'self') {

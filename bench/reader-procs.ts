@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { isMain } from './main-guard.js';
 import { loadSystem } from './systems/index.js';
 import type { CellSpec, Opened } from './systems/types.js';
-import { plan, PROCS, runPlan, type ReadResult } from './workloads.js';
+import { plan, PROCS, RANDOM_READS, runPlan, type ReadResult } from './workloads.js';
 
 type FromProc = { ready: true } | { done: ReadResult; stats?: Record<string, number>; detail?: Record<string, unknown> } | { error: string };
 
@@ -128,7 +128,7 @@ if (isMain(import.meta.url) && process.send) {
       try {
         if (m.go) {
           opened = await mod.open(spec);
-          const p4 = spec.workload === 'procs4-scan' ? plan('sequential', spec.size) : plan('procs4-random', spec.size, p);
+          const p4 = spec.workload === 'procs4-scan' ? plan('sequential', spec.size) : plan('procs4-random', spec.size, p, spec.reads ?? RANDOM_READS);
           const done = await runPlan(opened.reader, p4);
           send({ done: { bytesRead: done.bytesRead, checksum: done.checksum }, stats: opened.stats?.(), detail: opened.detail?.() });
         } else if (m.close) {

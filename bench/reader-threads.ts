@@ -54,9 +54,8 @@ export async function startReaders(spec: CellSpec): Promise<Readers> {
 
 /** budget: reads until spec.seconds have passed (and at least the checked ones). The first
  *  BUDGET_CHECKED fold into the checksum the orchestrator expects; every read is compared
- *  with the object generated here before the clock. */
-async function readForAWhile(reader: Reader, spec: CellSpec, t: number): Promise<ReadResult> {
-  const truth = objectBuffer(spec.seed, spec.size);
+ *  with `truth`, the object generated in this thread before the clock. */
+async function readForAWhile(reader: Reader, spec: CellSpec, t: number, truth: Uint8Array): Promise<ReadResult> {
   const next = budgetOffsets(spec.size, t);
   const end = performance.now() + (spec.seconds ?? 1) * 1000;
   let h = 0;
@@ -81,11 +80,13 @@ if (!isMainThread && parentPort && typeof (workerData as Init | undefined)?.read
   try {
     const mod = await loadSystem(spec.system);
     if (!mod.attach) await mod.warmup?.(spec);
+    // budget: the bytes every read is checked against, generated before the clock.
+    const truth = spec.workload === 'budget' ? objectBuffer(spec.seed, spec.size) : undefined;
     port.once('message', async ({ handle }: { handle: unknown }) => {
       let opened: Opened | undefined;
       try {
         opened = handle !== undefined && mod.attach ? mod.attach(handle) : await mod.open(spec);
-        const result = spec.workload === 'budget' ? await readForAWhile(opened.reader, spec, t) : await runPlan(opened.reader, plan('random4', spec.size, t));
+        const result = spec.workload === 'budget' ? await readForAWhile(opened.reader, spec, t, truth!) : await runPlan(opened.reader, plan('random4', spec.size, t));
         port.postMessage({ result });
       } catch (e) {
         port.postMessage({ error: (e as Error).stack ?? String(e) });

@@ -38,11 +38,14 @@ function judge(target: string, wanted: string, x: number | undefined, bound: num
 
 const time = (r?: Row) => r?.wallMs?.median;
 
-/** Chunks a plan's reads touch: what one chunk per read fetches (a read across a boundary needs two). */
+/** Distinct chunks a plan's reads touch: what one chunk per read fetches (a read across a
+ *  boundary needs two; a chunk read again is not fetched again). */
 export function chunksTouched(reads: Array<[number, number]>, chunkSize: number): number {
-  let n = 0;
-  for (const [offset, length] of reads) n += Math.floor((offset + length - 1) / chunkSize) - Math.floor(offset / chunkSize) + 1;
-  return n;
+  const chunks = new Set<number>();
+  for (const [offset, length] of reads) {
+    for (let c = Math.floor(offset / chunkSize); c <= Math.floor((offset + length - 1) / chunkSize); c++) chunks.add(c);
+  }
+  return chunks.size;
 }
 
 /** The fetch-policy targets on one network: every comparison on that profile. */

@@ -53,7 +53,7 @@ export const WORKLOAD_TITLES: Record<Workload, string> = {
   crossover: 'crossover: k scattered 64 KiB records, read one after another',
   budget: `random 8-byte reads from ${BUDGET_THREADS} threads of one ${BUDGET_SIZE >> 20} MiB mapping under a resident budget of ${BUDGET_RESIDENT}, for a fixed time`,
   'procs4-scan': `${PROCS} processes scan the same object at once (one byte of every 4 KiB page)`,
-  'procs4-random': `${PROCS} processes at once, each the sparse random reads (the same 1,000 reads, each process starting a quarter further along)`,
+  'procs4-random': `${PROCS} processes at once, each the same sparse random 4 KiB reads (the first of the 1,000; each process starting a quarter further along)`,
   'fault-service': 'fault service without a network: sequential scan from a memory or local-file source',
 };
 
@@ -69,9 +69,10 @@ export interface Plan {
 /** Read plans by workload; random4's thread `t` of THREADS, crossover's first `k` records,
  *  procs4-random's process `p` of PROCS, budget's thread `t` (its first BUDGET_CHECKED reads). */
 export function plan(workload: 'sequential' | 'random' | 'strided', size: number): Plan;
-export function plan(workload: 'random4' | 'procs4-random' | 'budget', size: number, thread: number): Plan;
+export function plan(workload: 'random4' | 'budget', size: number, thread: number): Plan;
+export function plan(workload: 'procs4-random', size: number, proc: number, reads: number): Plan;
 export function plan(workload: 'crossover', size: number, k: number): Plan;
-export function plan(workload: 'sequential' | 'random' | 'random4' | 'strided' | 'crossover' | 'procs4-random' | 'budget', size: number, arg = 0): Plan {
+export function plan(workload: 'sequential' | 'random' | 'random4' | 'strided' | 'crossover' | 'procs4-random' | 'budget', size: number, arg = 0, count = RANDOM_READS): Plan {
   const reads: Array<[number, number]> = [];
   switch (workload) {
     case 'sequential':
@@ -88,10 +89,11 @@ export function plan(workload: 'sequential' | 'random' | 'random4' | 'strided' |
       return { ...all, reads: all.reads.filter((_, i) => i % THREADS === arg) };
     }
     case 'procs4-random': {
-      // The same reads for every process (so one copy could serve them all), each from its own quarter on.
+      // The same first `count` reads for every process (so one copy could serve them all), each from its own quarter on.
       const all = plan('random', size);
-      const from = Math.floor((all.reads.length * arg) / PROCS);
-      return { ...all, reads: [...all.reads.slice(from), ...all.reads.slice(0, from)] };
+      const mine = all.reads.slice(0, count);
+      const from = Math.floor((mine.length * arg) / PROCS);
+      return { ...all, reads: [...mine.slice(from), ...mine.slice(0, from)] };
     }
     case 'budget': {
       const next = budgetOffsets(size, arg);

@@ -45,6 +45,7 @@ describe('bench plan', () => {
     const who = (w: string) => cells.filter((c) => c.workload === w).map((c) => c.def.id).sort();
     expect(who('budget')).toEqual(['s3mmap', 's3mmap-nora']);
     expect(cells.find((c) => c.workload === 'budget')!.seconds).toBe(2);
+    expect(cells.find((c) => c.workload === 'procs4-random')!.reads).toBe(250);
     expect(who('procs4-scan')).toEqual(['geesefs', 'goofys', 'mountpoint', 'rclone', 's3fs', 's3mmap', 's3mmap-private']);
     expect(who('random')).toContain('s3mmap-fill-off');
     expect(who('arrow')).toEqual(['get-object', 'memory', 'parallel', 'ranged', 'rclone', 's3fs', 's3mmap', 'geesefs', 'goofys', 'mountpoint'].sort());
@@ -83,13 +84,16 @@ describe('bench plan', () => {
     expect(new Set(k.map(([o]) => o)).size).toBe(1000);
     expect(plan('crossover', size, 10).reads).toEqual(k.slice(0, 10));
     // Every process reads the same reads, each from its own quarter on.
-    const p1 = plan('procs4-random', size, 1).reads;
+    const p1 = plan('procs4-random', size, 1, RANDOM_READS).reads;
     expect(new Set(p1.map(([o]) => o))).toEqual(new Set(plan('random', size).reads.map(([o]) => o)));
     expect(p1[0]).toEqual(plan('random', size).reads[RANDOM_READS / PROCS]);
+    // Fewer reads (--quick): the first of the same reads, still the same set for every process.
+    const q = Array.from({ length: PROCS }, (_, p) => plan('procs4-random', size, p, 250).reads);
+    expect(q.map((r) => new Set(r.map(([o]) => o)))).toEqual(Array(PROCS).fill(new Set(plan('random', size).reads.slice(0, 250).map(([o]) => o))));
   });
 
-  it('counts the chunks a read plan touches, two for a read across a boundary', () => {
-    expect(chunksTouched([[0, 4096], [65536 - 10, 20], [131072, 65536]], 65536)).toBe(4);
+  it('counts the chunks a read plan touches, two for a read across a boundary, a chunk read again once', () => {
+    expect(chunksTouched([[0, 4096], [65536 - 10, 20], [131072, 65536], [131072 + 8, 8]], 65536)).toBe(3);
   });
 
   it('reads whether a fill started from what a build reports, and nothing from a build without one', () => {

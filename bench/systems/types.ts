@@ -36,6 +36,8 @@ export interface CellSpec {
   daemonPid?: number;
   /** budget: seconds the threads read for. */
   seconds?: number;
+  /** procs4-random: the random reads each process makes. */
+  reads?: number;
   /** The orchestrator's control server (proxy counters). */
   controlUrl: string;
   /** A small object each system opens once before the clock starts, so that
