@@ -6,12 +6,12 @@
 // Buffer: only the pages of what is decoded are touched); elsewhere (a ranged
 // GET per read, a FUSE file) the reader fetches what a selective reader would:
 // the footer, each batch's metadata, and the column's data buffer.
-import { closeSync, createWriteStream, existsSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, renameSync } from 'node:fs';
 import { once } from 'node:events';
 import { RecordBatchFileWriter, tableFromArrays, tableFromIPC } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
 import { Message, type RecordBatch as BatchHeader } from 'apache-arrow/ipc/metadata/message';
-import type { Reader } from './workloads.js';
+import { withFileReader, type Reader } from './workloads.js';
 
 export const ARROW_COLUMNS = 8;
 /** Record batches per file; 128 MiB each for a 1 GiB file, as the Parquet file's row groups. */
@@ -113,24 +113,6 @@ export async function arrowQuery(reader: Reader): Promise<ArrowQueryResult> {
 }
 
 /** The expected answer, from the local file, read selectively (the other path than a mapping's). */
-export async function arrowQueryFile(path: string): Promise<ArrowQueryResult> {
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
-  try {
-    return await arrowQuery({
-      size,
-      read: (offset, length) => {
-        const b = new Uint8Array(length);
-        let n = 0;
-        while (n < length) {
-          const got = readSync(fd, b, n, length - n, offset + n);
-          if (got === 0) throw new Error(`${path}: unexpected end at ${offset + n}`);
-          n += got;
-        }
-        return b;
-      },
-    });
-  } finally {
-    closeSync(fd);
-  }
+export function arrowQueryFile(path: string): Promise<ArrowQueryResult> {
+  return withFileReader(path, arrowQuery);
 }

@@ -147,27 +147,33 @@ export async function seedObjects(
     log(`writing ${relative(root, seeded.mainLocal)}`);
     await writeGenerated(seeded.mainLocal, opts.size, opts.seed);
   }
-  if (want.has('parquet')) {
-    const local = join(objectsDir, parquetKey);
-    log(`writing ${relative(root, local)} with hyparquet-writer (cached across runs)`);
-    await writeParquet(local, opts.parquetSize, opts.seed);
-    await uploadFile(admin, BUCKET, parquetKey, local);
-    const q = await parquetQueryFile(local);
+  // The columnar files: written once with their format's library (cached across runs), uploaded,
+  // and their query answered from the local copy.
+  const columnar = [
+    {
+      w: 'parquet', key: parquetKey, size: opts.parquetSize, lib: 'hyparquet-writer', write: writeParquet, query: parquetQueryFile,
+      note: (size: number, rows: number, bytes: number) => `Parquet: ${formatBytes(size)} file, ${ROW_GROUPS} row groups of 4 PLAIN uncompressed columns (INT64, INT64, DOUBLE, INT32); the query decodes column ${QUERY_COLUMN} of row group ${ROW_GROUPS >> 1} (${rows} rows, ${formatBytes(bytes)}).`,
+    },
+    {
+      w: 'arrow', key: arrowKey, size: opts.arrowSize, lib: 'apache-arrow', write: writeArrow, query: arrowQueryFile,
+      note: (size: number, rows: number, bytes: number) => `Arrow: ${formatBytes(size)} IPC file, ${ARROW_BATCHES} record batches of ${ARROW_COLUMNS} uncompressed Int32 columns without nulls; the query reads column ${ARROW_COLUMN} of every batch (${rows} rows, ${formatBytes(bytes)}).`,
+    },
+  ] as const;
+  for (const f of columnar.filter((x) => want.has(x.w))) {
+    const local = join(objectsDir, f.key);
+    log(`writing ${relative(root, local)} with ${f.lib} (cached across runs)`);
+    await f.write(local, f.size, opts.seed);
+    await uploadFile(admin, BUCKET, f.key, local);
+    const q = await f.query(local);
     const size = statSync(local).size;
-    seeded.parquetLocal = local;
-    seeded.parquet = { size, checksum: q.checksum };
-    seeded.notes.push(`Parquet: ${formatBytes(size)} file, ${ROW_GROUPS} row groups of 4 PLAIN uncompressed columns (INT64, INT64, DOUBLE, INT32); the query decodes column ${QUERY_COLUMN} of row group ${ROW_GROUPS >> 1} (${q.rows} rows, ${formatBytes(q.columnBytes)}).`);
-  }
-  if (want.has('arrow')) {
-    const local = join(objectsDir, arrowKey);
-    log(`writing ${relative(root, local)} with apache-arrow (cached across runs)`);
-    await writeArrow(local, opts.arrowSize, opts.seed);
-    await uploadFile(admin, BUCKET, arrowKey, local);
-    const q = await arrowQueryFile(local);
-    const size = statSync(local).size;
-    seeded.arrowLocal = local;
-    seeded.arrow = { size, checksum: q.checksum };
-    seeded.notes.push(`Arrow: ${formatBytes(size)} IPC file, ${ARROW_BATCHES} record batches of ${ARROW_COLUMNS} uncompressed Int32 columns without nulls; the query reads column ${ARROW_COLUMN} of every batch (${q.rows} rows, ${formatBytes(q.columnBytes)}).`);
+    if (f.w === 'parquet') {
+      seeded.parquetLocal = local;
+      seeded.parquet = { size, checksum: q.checksum };
+    } else {
+      seeded.arrowLocal = local;
+      seeded.arrow = { size, checksum: q.checksum };
+    }
+    seeded.notes.push(f.note(size, q.rows, q.columnBytes));
   }
   if (want.has('map')) {
     for (const size of opts.mapSizes) {

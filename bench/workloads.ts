@@ -2,6 +2,7 @@
 // The plans run in the cell processes (bench/cell.ts, main thread); the
 // expected checksums are computed in the orchestrator from the generated
 // object (bench/content.ts), so a system that returns one wrong byte fails.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { foldBytes, foldPages, objectBytes, rng } from './content.js';
 
 /** A byte source as a workload sees it. The returned view may be reused by
@@ -15,6 +16,29 @@ export interface Reader {
   /** The whole object as one Buffer, where the system has one (a mapping, a
    *  download): a format library can read it zero-copy. */
   buffer?: Uint8Array;
+}
+
+/** `fn` with a Reader over a local file (each read a fresh copy), closed after. */
+export async function withFileReader<T>(path: string, fn: (reader: Reader) => Promise<T>): Promise<T> {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  try {
+    return await fn({
+      size,
+      read: (offset, length) => {
+        const b = new Uint8Array(length);
+        let n = 0;
+        while (n < length) {
+          const got = readSync(fd, b, n, length - n, offset + n);
+          if (got === 0) throw new Error(`${path}: unexpected end at ${offset + n}`);
+          n += got;
+        }
+        return b;
+      },
+    });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export const SEQ_BLOCK = 1024 * 1024;
