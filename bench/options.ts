@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { parseSize } from '../lib/index.js';
 import { DEFAULT_SYSTEMS, systemDef } from './catalog.js';
-import { isNetworkName, NETWORKS, type NetworkName } from './network.js';
+import { isNetworkName, NETWORKS, type NetworkName } from '../lib/dev/s3-harness/network.js';
 import { WORKLOADS, type Workload } from './workloads.js';
 
 /** Cells on one network profile; without workloads/systems, all the run's. */

@@ -9,7 +9,7 @@
 // (test/helpers/proxy-thread.ts) because this file's main thread touches
 // mapped pages.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ProxyLogEntry } from '../dist/bench/s3-proxy.js';
+import type { ProxyLogEntry } from '../dist/lib/dev/s3-harness/s3-proxy.js';
 import { mapObject, type Mapping, type S3MapOptions } from '../dist/lib/index.js';
 import { putObject } from '../dist/lib/dev/minio-server.js';
 import { content } from './fixtures/content.mjs';

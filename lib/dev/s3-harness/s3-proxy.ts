@@ -1,6 +1,6 @@
 // An HTTP proxy on loopback in front of an S3 endpoint: counts what the server
 // side sees (requests, ranged GETs, body bytes), injects faults per request,
-// and can lay a network profile over every response (bench/network.ts: a
+// and can lay a network profile over every response (lib/dev/s3-harness/network.ts: a
 // first-byte delay per request, a bandwidth per response). Used by the tests
 // and the benchmark; runs on the thread that starts it (a vitest test file's
 // main thread, the bench's proxy thread), never in the fault worker.

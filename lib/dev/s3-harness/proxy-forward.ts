@@ -1,4 +1,4 @@
-// One request through the counting proxy (bench/s3-proxy.ts): forwarded to the
+// One request through the counting proxy (lib/dev/s3-harness/s3-proxy.ts): forwarded to the
 // upstream S3 endpoint with its headers untouched, or answered by the fault it
 // drew, and its response held back to the drawn first-byte time and paced to
 // the network profile's bandwidth. Runs on the proxy's thread.
