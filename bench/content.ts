@@ -79,4 +79,4 @@ export function foldPages(h: number, bytes: Uint8Array): number {
 }
 
 /** Seeded PRNG for workload offsets: the same sequence in every process. */
-export { rng } from '../lib/dev/rng.js';
+export { rng } from '../lib/dev/s3-harness/rng.js';
