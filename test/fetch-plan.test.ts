@@ -187,7 +187,7 @@ describe('prefetch(), seen at the server', () => {
 });
 
 describe('load() of a long range, seen at the server', () => {
-  // The README: "A long range is spread over every connection (GETs of about
+  // docs/api.md: "A long range is spread over every connection (GETs of about
   // 1/concurrency of it, 1 MiB at least)". Fetched as the fault path fetches
   // (runs up to fetchSize), the same ranges would come in 2 GETs.
   for (const [concurrency, runs] of [
