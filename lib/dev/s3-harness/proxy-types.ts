@@ -1,7 +1,7 @@
 // The shapes that the counting proxy (s3-proxy.ts) and the handler of one
-// request (proxy-forward.ts) share: the fault kinds a request can draw and the
-// log entry it leaves. Types only, so neither module imports the other's code
-// and the two do not import each other. Runs wherever the proxy runs.
+// request (proxy-forward.ts) share: the fault kinds a request can draw, the
+// request line, and the log entry it leaves. Types only, so that the two
+// modules do not import each other. Runs wherever the proxy runs.
 
 export type FaultMode =
   | 'pass'
@@ -28,11 +28,15 @@ export interface Fault {
   delayMs?: number;
 }
 
-export interface ProxyLogEntry {
+/** A request as the proxy numbers it: what the rules see and the log keeps. */
+export interface RequestLine {
   seq: number;
   method: string;
   path: string;
   range?: string;
+}
+
+export interface ProxyLogEntry extends RequestLine {
   fault: FaultMode;
   /** Status sent to the client; undefined while stalled or if none was sent. */
   status?: number;

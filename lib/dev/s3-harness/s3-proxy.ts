@@ -13,16 +13,12 @@ import http from 'node:http';
 import type net from 'node:net';
 import { firstByteDraws, PROFILES, type NetworkProfile } from './network.js';
 import { handle } from './proxy-forward.js';
-import type { Fault, FaultMode, ProxyLogEntry } from './proxy-types.js';
+import type { Fault, FaultMode, ProxyLogEntry, RequestLine } from './proxy-types.js';
 import type { Credentials } from './sigv4.js';
 
 export type { Fault, FaultMode, ProxyLogEntry } from './proxy-types.js';
 
-export interface ProxyRequest {
-  seq: number;
-  method: string;
-  path: string;
-  range?: string;
+export interface ProxyRequest extends RequestLine {
   headers: http.IncomingHttpHeaders;
 }
 
