@@ -4,7 +4,7 @@
 // process, main thread.
 import { systemDef } from './catalog.js';
 import { fmtMs, fmtRatio } from './format.js';
-import { PROFILES, type NetworkName } from './network.js';
+import { PROFILES, type NetworkName } from '../lib/dev/s3-harness/network.js';
 import { groupKey } from './plan.js';
 import type { Row } from './report.js';
 
