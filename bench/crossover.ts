@@ -6,7 +6,7 @@ import { formatBytes } from '../lib/shared/sizes.js';
 import { sizeLabel } from './catalog.js';
 import { esc, tick, wrap } from './chart.js';
 import { fmtMs, fmtRatio } from './format.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
 import type { Group, Row } from './report.js';
 import { RECORD } from './workloads.js';
 

@@ -9,7 +9,7 @@ import type { CellOutput } from './cell.js';
 import { prepareServerCache, warmPath, type ServerCache } from './cache.js';
 import { runCeiling } from './ceiling.js';
 import type { FuseSystem, Mounted } from './mounts.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
 import type { Cell } from './plan.js';
 import type { Measurement } from './report.js';
 import { BUCKET, WARMUP_KEY } from './seed.js';

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { parseSize } from '../lib/index.js';
 import { DEFAULT_SYSTEMS, systemDef } from './catalog.js';
-import { isNetworkName, NETWORKS, type NetworkName } from './network.js';
+import { isNetworkName, NETWORKS, type NetworkName } from '../lib/dev/s3-harness/network.js';
 import { PROCS, RANDOM_READS, WORKLOADS, type Workload } from './workloads.js';
 
 /** Cells on one network profile; without workloads/systems, all the run's. */
@@ -41,7 +41,7 @@ export interface BenchOptions {
   /** Before each cell: the object's MinIO files evicted from the page cache
    *  (drop), the whole page cache dropped (drop-all), or the object's files read in (warm). */
   serverCache: 'drop' | 'drop-all' | 'warm';
-  /** Update README.md between <!-- bench:start --> and <!-- bench:end --> (full runs into bench/results). */
+  /** Update docs/benchmark.md between <!-- bench:start --> and <!-- bench:end --> (full runs into bench/results). */
   readme: boolean;
   /** Wipe MinIO's kept data folder (bench/tmp/minio-data) and seed again. */
   freshServer: boolean;
@@ -78,7 +78,7 @@ OUT/latest.json, latest.md, latest.svg and latest.png.
   --server-cache MODE  drop (default): the object's MinIO files are evicted from the page cache before
                        every cell, so MinIO reads them from disk; drop-all: sync; echo 3 > drop_caches;
                        warm: the object's files are read into the page cache instead
-  --no-readme          do not update README.md's bench section
+  --no-readme          do not update the latest run's section of docs/benchmark.md
   --fresh-server       wipe MinIO's data folder (bench/tmp/minio-data, kept across runs) and seed again
   -h, --help
 `;

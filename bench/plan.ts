@@ -4,7 +4,7 @@
 // orchestrator process, main thread.
 import { sizeLabel, type SystemDef } from './catalog.js';
 import { objectBytes } from './content.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
 import type { BenchOptions, NetworkRun } from './options.js';
 import type { Group } from './report.js';
 import type { Seeded } from './seed.js';

@@ -5,7 +5,7 @@ import { formatBytes } from '../lib/index.js';
 import { fmtMs, fmtRate, fmtRatio, median } from './format.js';
 import { ceilingFor, sizeLabel, systemDef, type Role } from './catalog.js';
 import type { Traffic } from './control.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
 import type { HeldMemory } from './reader-procs.js';
 import type { Workload } from './workloads.js';
 

@@ -7,7 +7,7 @@ import { DEFAULTS, formatBytes } from '../lib/index.js';
 import { sizeLabel, systemDef } from './catalog.js';
 import type { Crossover } from './crossover.js';
 import { fmtMs, fmtRatio } from './format.js';
-import { PROFILES, type NetworkName } from './network.js';
+import { PROFILES, type NetworkName } from '../lib/dev/s3-harness/network.js';
 import { groupKey } from './plan.js';
 import type { Group, Row } from './report.js';
 import { plan } from './workloads.js';
