@@ -31,12 +31,10 @@ std::atomic<int> g_exit_code{0};
 // thread parked in a fault (the main thread itself, perhaps) never would. Its
 // regions are abandoned here, on the worker's own thread, so such a thread
 // ends in SIGSEGV, after one line.
-void ExitGuard(void* worker_env) {
-  if (g_exiting) {
-    if (LiveRegions() > 0) _exit(g_exit_code);
-    return;
-  }
-  napi_env owner = static_cast<napi_env>(worker_env);
+// Either way the worker's regions are orphaned at the end: nobody else may
+// destroy a region while its worker lives, and now the thread that started it
+// must (lib/api/worker-client.ts).
+void AbandonLive(napi_env owner) {
   int n = LiveRegionsOf(owner);
   if (n == 0) return;
   // Said first: a woken thread's SIGSEGV may end the process at once.
@@ -45,6 +43,15 @@ void ExitGuard(void* worker_env) {
                      "s3mmap: a fault worker ended (it failed, or the thread that started it exited) with %d mapping(s) live: they are unmapped, and touching them raises SIGSEGV\n", n);
   if (len > 0) (void)!write(2, line, static_cast<size_t>(len));
   AbandonRegions(owner);
+}
+
+void ExitGuard(void* worker_env) {
+  // Every thread's regions count here, not only this worker's: any of them may
+  // hold a parked thread that Node is about to join.
+  if (g_exiting && LiveRegions() > 0) _exit(g_exit_code);
+  napi_env owner = static_cast<napi_env>(worker_env);
+  if (!g_exiting) AbandonLive(owner);
+  OrphanRegions(owner);
 }
 
 }  // namespace
