@@ -54,7 +54,9 @@ export interface NativeAddon {
   wake(fd: number, start: number, length: number): number;
   poison(fd: number, start: number, length: number, dontWake: boolean): number;
   drop(start: number, length: number): number;
-  readFaults(fd: number, out: Float64Array): number;
+  /** Fault addresses into `out`, the faulting threads' ids into `tids` (0
+   *  without UFFD_FEATURE_THREAD_ID): how many, or -errno. */
+  readFaults(fd: number, out: Float64Array, tids: Uint32Array): number;
   /** fd -1 watches this fault worker's own "region released" eventfd. */
   watch(fd: number, onReadable: (status: number) => void): object;
   unwatch(handle: object): void;

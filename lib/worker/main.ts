@@ -72,7 +72,9 @@ async function map(msg: MapRequest): Promise<MapReply> {
   }
   let region;
   try {
-    region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON);
+    // THREAD_ID: which thread faulted, so a chunk installed for a thread is
+    // kept until that thread has read it (residency.ts).
+    region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON | UffdFeature.THREAD_ID);
   } catch (err) {
     disk?.close();
     await Promise.resolve(source.close()).catch(() => {});
