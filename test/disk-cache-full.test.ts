@@ -87,8 +87,7 @@ describe.skipIf(!isRoot)('a disk cache on a full 2 MiB filesystem (needs root to
     const first = await readThroughCache('big');
     expect(first.sha).toBe(sha256(bodies.big));
     expect(first.stats.diskCacheWrites).toBeGreaterThan(0);
-    // The cap in force was what the filesystem holds, not the 4 GiB default.
-    const after = statfsSync(mnt);
+    // The cap in force is what the filesystem holds, not the 4 GiB default.
     const st = stat('big').stdout;
     expect(st, st).toMatch(/disk cache +.*up to [\d.]+ [KM]iB, what its filesystem can hold \(4(\.00)? GiB asked\)/);
     // What an earlier version left behind when the object file's write met ENOSPC, and a crashed writer's.
@@ -103,7 +102,6 @@ describe.skipIf(!isRoot)('a disk cache on a full 2 MiB filesystem (needs root to
     expect(second.stats.diskCacheBypassed).toBe(0);
     expect(second.stats.diskCacheWrites).toBeGreaterThan(0);
     expect(files(cacheDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
-    expect(after.blocks).toBeGreaterThan(0);
   });
 
   it('a disk full of files that are not the cache\'s: the mapping runs without the cache, exact bytes, stats().diskCacheBypassed and `s3mmap stat` say so', async () => {
