@@ -3,6 +3,7 @@
 // without a round trip (it may be the thread a fault is blocking, but not
 // while it reads stats). Fault latency is a log-scale histogram (8 buckets per
 // doubling, so a percentile is within 9% of the true value).
+import type { FetchPlan } from './plan.js';
 
 export const Counter = {
   faults: 0,
@@ -24,7 +25,19 @@ export const Counter = {
   diskCacheWrites: 16,
   diskCacheDropped: 17,
   diskCacheWaits: 18,
+  modelFirstByteUs: 19,
+  modelBytesPerSec: 20,
+  modelSamples: 21,
+  modelGapBytes: 22,
+  modelPieceBytes: 23,
+  fillWhy: 24,
+  fillAtFault: 25,
+  fillAtMs: 26,
+  fillRentUs: 27,
+  fillBuyUs: 28,
+  fillChunks: 29,
 } as const;
+const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room'] as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
@@ -74,8 +87,39 @@ export interface MappingStats {
   /** Fault service time percentiles in microseconds (0 with no faults). */
   faultLatencyP50Us: number;
   faultLatencyP99Us: number;
+  /** The network model this mapping reads and feeds (one per endpoint in
+   *  the fault worker), and the sizes it gives now. */
+  model: {
+    firstByteMs: number;
+    /** One connection's bandwidth. */
+    bytesPerSec: number;
+    /** GETs learned from; 0: the seeds. */
+    samples: number;
+    /** A hole this small is fetched rather than paying another first byte. */
+    gapBytes: number;
+    /** The largest GET of a readahead window or a fill. */
+    pieceBytes: number;
+  };
+  /** The background fill: whether, when and why it started. */
+  fill: {
+    started: boolean;
+    /** 'pays' (the faults' waits reached its price), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
+    why: (typeof FILL_WHY)[number];
+    /** Faults served when it started; -1 if it did not. */
+    atFault: number;
+    /** ms after the first fault it started; -1 if it did not. */
+    atMs: number;
+    /** What the faults' waits had cost, by the model, when it was last weighed. */
+    rentMs: number;
+    /** What fetching the rest with every connection would cost, by the model. */
+    buyMs: number;
+    /** Chunks queued by the fill. */
+    chunks: number;
+  };
   size: number;
   chunkSize: number;
+  /** The plan the fault worker serves this mapping by, in chunks (lib/shared/plan.ts). */
+  plan?: FetchPlan;
 }
 
 export function createStatsBuffer(): SharedArrayBuffer {
@@ -140,6 +184,22 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     copyRetries: c[Counter.copyRetries],
     faultLatencyP50Us: percentile(hist, total, 0.5),
     faultLatencyP99Us: percentile(hist, total, 0.99),
+    model: {
+      firstByteMs: c[Counter.modelFirstByteUs] / 1000,
+      bytesPerSec: c[Counter.modelBytesPerSec],
+      samples: c[Counter.modelSamples],
+      gapBytes: c[Counter.modelGapBytes],
+      pieceBytes: c[Counter.modelPieceBytes],
+    },
+    fill: {
+      started: c[Counter.fillWhy] === 1 || c[Counter.fillWhy] === 2,
+      why: FILL_WHY[c[Counter.fillWhy]] ?? 'none',
+      atFault: c[Counter.fillWhy] === 1 || c[Counter.fillWhy] === 2 ? c[Counter.fillAtFault] : -1,
+      atMs: c[Counter.fillWhy] === 1 || c[Counter.fillWhy] === 2 ? c[Counter.fillAtMs] : -1,
+      rentMs: c[Counter.fillRentUs] / 1000,
+      buyMs: c[Counter.fillBuyUs] / 1000,
+      chunks: c[Counter.fillChunks],
+    },
     size,
     chunkSize,
   };

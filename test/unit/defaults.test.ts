@@ -5,7 +5,7 @@
 // project, test-file thread.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../lib/shared/defaults.js';
+import { DEFAULTS, POLICY } from '../../lib/shared/defaults.js';
 import { formatBytes } from '../../lib/shared/sizes.js';
 import { PINNED } from '../helpers/pins.js';
 
@@ -14,6 +14,10 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 describe('defaults', () => {
   it('the table holds exactly the pinned values', () => {
     expect(DEFAULTS).toEqual(PINNED.defaults);
+  });
+
+  it("the readahead's tunables are the pinned ones", () => {
+    expect(POLICY.readahead).toEqual(PINNED.readahead);
   });
 
   it("the README's options table states the same sizes and counts", () => {
@@ -25,7 +29,8 @@ describe('defaults', () => {
     expect(row('cacheSize')).toBe(human(DEFAULTS.cacheSize));
     expect(row('concurrency')).toBe(String(DEFAULTS.concurrency));
     expect(row('residentBudget')).toBe('0 (no cap)');
-    expect(readme).toContain(`(the window is what the stream has read so far, ${PINNED.readahead.initialWindow} chunks at least, fetched in ${PINNED.readahead.piecesPerWindow} GETs)`);
+    expect(readme).toContain(`confirmed by ${PINNED.readahead.confirmSteps} close steps (the window is what the stream has read so far, ${PINNED.readahead.initialWindow} chunks at least, one GET per connection)`);
+    expect(row('fill')).toBe(DEFAULTS.fill);
   });
 
   it("the README's retry paragraph states the same policy", () => {

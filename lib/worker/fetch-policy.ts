@@ -1,0 +1,113 @@
+// The fetch policy of one mapping: given a fault, what else to fetch (the
+// readahead's pieces and markers) and whether the rest of the object is now
+// worth fetching (the fill), every size taken from the network model of the
+// mapping's endpoint, which its GETs feed. Publishes the model's figures and
+// the fill's state in the mapping's stats. Fault worker thread; the region
+// server only carries out what this decides.
+import type { ReadaheadMode } from '../shared/protocol.js';
+import { NetworkModel } from '../shared/network-model.js';
+import { modelSizes, type FetchPlan } from '../shared/plan.js';
+import { Counter, type StatsWriter } from '../shared/stats.js';
+import { FillWhy, SkiRental, fillRoom } from './fill.js';
+import { Readahead, type ReadaheadPlan } from './readahead.js';
+
+/** One model per endpoint, shared by every mapping of this fault worker. */
+const models = new Map<string, NetworkModel>();
+
+export function modelFor(endpoint: string): NetworkModel {
+  let m = models.get(endpoint);
+  if (!m) models.set(endpoint, (m = new NetworkModel()));
+  return m;
+}
+
+export interface FaultDecision extends ReadaheadPlan {
+  /** Start the fill now, in GETs of `fillPiece` chunks. */
+  fill: boolean;
+  fillPiece: number;
+}
+
+/** What the region server knows of the mapping when a fault comes. */
+export interface Occupancy {
+  /** Object bytes neither installed nor on their way. */
+  missingBytes: number;
+  residentBytes: number;
+}
+
+export class FetchPolicy {
+  private readonly model: NetworkModel;
+  private readonly readahead: Readahead | null;
+  private readonly rental: SkiRental;
+  private firstFault = -1;
+  private faults = 0;
+
+  constructor(
+    private readonly plan: FetchPlan,
+    chunks: number,
+    private readonly stats: StatsWriter,
+  ) {
+    this.model = modelFor(plan.endpoint);
+    this.readahead = Readahead.forPlan(chunks, plan);
+    this.rental = new SkiRental(plan.fill);
+    if (plan.fill === 'off') this.stats.set(Counter.fillWhy, FillWhy.off);
+    this.publish();
+  }
+
+  setMode(mode: ReadaheadMode): void {
+    this.readahead?.setMode(mode);
+  }
+
+  /** A GET of `bytes` took `ms`: the model learns from it. */
+  observe(bytes: number, ms: number): void {
+    this.model.observe(bytes, ms);
+    this.publish();
+  }
+
+  /** Chunks per GET of a load() of `n` chunks: about 1/concurrency of it
+   *  (a first byte costs the same for any size), not below the plan's floor. */
+  loadPiece(n: number): number {
+    return Math.max(Math.min(n, this.plan.loadMinPieceChunks), Math.ceil(n / this.plan.concurrency));
+  }
+
+  /** A fault on `chunk`; `waits`: it waits on the network (no marker, no cached copy). */
+  onFault(chunk: number, waits: boolean, occupancy: Occupancy): FaultDecision | null {
+    const now = performance.now();
+    if (this.firstFault < 0) this.firstFault = now;
+    this.faults++;
+    const sizes = modelSizes(this.model, this.plan);
+    this.readahead?.tune(sizes);
+    const ahead = this.readahead?.onFault(chunk) ?? null;
+    const fill = this.weighFill(waits, occupancy, sizes.maxPiece, now);
+    if (!ahead && !fill) return null;
+    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece: sizes.maxPiece };
+  }
+
+  private weighFill(waits: boolean, o: Occupancy, maxPiece: number, now: number): boolean {
+    if (this.plan.fill === 'off' || o.missingBytes <= 0) return false;
+    const { chunkSize, concurrency, budgetChunks } = this.plan;
+    if (waits) this.rental.rent(this.model.getMs(chunkSize));
+    // The fill leaves one connection to faults.
+    const buyMs = this.model.parallelMs(o.missingBytes, Math.max(1, concurrency - 1), maxPiece * chunkSize);
+    this.stats.set(Counter.fillRentUs, Math.round(this.rental.rentMs * 1000));
+    this.stats.set(Counter.fillBuyUs, Math.round(buyMs * 1000));
+    const why = this.rental.due(buyMs);
+    if (why === null) return false;
+    if (o.missingBytes > fillRoom(budgetChunks * chunkSize, o.residentBytes)) {
+      this.stats.set(Counter.fillWhy, FillWhy.noRoom);
+      return false;
+    }
+    this.stats.set(Counter.fillWhy, why);
+    this.stats.set(Counter.fillAtFault, this.faults);
+    this.stats.set(Counter.fillAtMs, Math.round(now - this.firstFault));
+    return true;
+  }
+
+  private publish(): void {
+    const m = this.model;
+    this.stats.set(Counter.modelFirstByteUs, Math.round(m.firstByteMs * 1000));
+    this.stats.set(Counter.modelBytesPerSec, Math.round(m.bytesPerSec));
+    this.stats.set(Counter.modelSamples, m.samples);
+    const sizes = modelSizes(m, this.plan);
+    this.stats.set(Counter.modelGapBytes, Math.round(m.gapBytes));
+    this.stats.set(Counter.modelPieceBytes, sizes.maxPiece * this.plan.chunkSize);
+  }
+}
