@@ -22,12 +22,16 @@ export interface FlightParts {
   poisoned: PoisonList;
   stats: StatsWriter;
   stopped: () => boolean;
+  /** Whether a GET of one chunk now would beat a fill run of `chunks` started
+   *  at `startedAt` (performance.now()); null: never (a disk cache fetches
+   *  each block once, across processes). */
+  ownGetSooner: ((startedAt: number, chunks: number) => boolean) | null;
 }
 
 export class ChunkFlight {
   private readonly pending = new Map<number, Promise<void>>();
-  /** Chunks carried by fill runs in flight. */
-  private readonly filling = new Set<number>();
+  /** Chunks carried by fill runs in flight → the run's start and length. */
+  private readonly filling = new Map<number, { at: number; count: number }>();
   private scheduler!: FetchScheduler;
 
   constructor(private readonly p: FlightParts) {}
@@ -62,9 +66,11 @@ export class ChunkFlight {
       return placement.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
     }
     const existing = this.pending.get(chunk);
-    if (existing && urgent && this.filling.has(chunk)) {
-      // Behind a fill's large GET: a GET of its own is served first (the
-      // second install of the same pages is EEXIST, harmless).
+    const run = urgent ? this.filling.get(chunk) : undefined;
+    if (existing && run && this.p.ownGetSooner?.(run.at, run.count)) {
+      // Behind a fill's large GET that would land later than a GET of its
+      // own: that GET is served first (the second install of the same pages
+      // is EEXIST, harmless; the chunk is fetched twice).
       return this.scheduler.request(chunk, true, 1).catch((err) => this.failed(chunk, err));
     }
     if (existing) {
@@ -84,7 +90,8 @@ export class ChunkFlight {
   async readRun(first: number, count: number, urgent: boolean, fill: boolean): Promise<void> {
     const { stats, reader, placement } = this.p;
     stats.add(Counter.inflight);
-    if (fill) for (let c = first; c < first + count; c++) this.filling.add(c);
+    const started = { at: performance.now(), count };
+    if (fill) for (let c = first; c < first + count; c++) this.filling.set(c, started);
     try {
       await reader.read(first, count, (chunk, n, data) => placement.deliver(chunk, n, data, urgent));
     } finally {

@@ -65,6 +65,8 @@ export interface ReadaheadTuning {
 export class Readahead {
   private streams: Stream[] = [];
   private strides: Stride[] = [];
+  /** Origins of the last fresh streams, oldest first (strideTouches - 1 of them). */
+  private fresh: number[] = [];
   private mode: ReadaheadMode = 'normal';
   private tick = 0;
   private tuning: ReadaheadTuning = { maxPiece: 1, gap: 0 };
@@ -85,6 +87,7 @@ export class Readahead {
     this.mode = mode;
     this.streams = [];
     this.strides = [];
+    this.fresh = [];
   }
 
   /** A fault at `chunk`: what to fetch ahead of it, or null. */
@@ -94,6 +97,8 @@ export class Readahead {
     const s = this.streams.find((st) => this.continues(st, chunk));
     if (s) return this.stepStream(s, chunk);
     const strided = this.stepStride(chunk);
+    this.fresh.push(chunk);
+    if (this.fresh.length > strideTouches - 1) this.fresh.shift();
     // A new stream: a sequential one is confirmed by the faults that follow it.
     const fresh: Stream = { origin: chunk, last: chunk, start: chunk, end: chunk + 1, steps: 0, window: 0, used: this.tick };
     this.streams.push(fresh);
@@ -205,23 +210,19 @@ export class Readahead {
     return pieces.length ? { pieces, markers } : null;
   }
 
-  /** The stride of strideTouches fresh streams in arithmetic progression
-   *  ending at `chunk`, or null. Random faults almost never line up so. */
+  /** The stride of the last strideTouches fresh faults, if their steps are
+   *  equal (consecutive ones: a reader interleaving two strides, or one whose
+   *  step is not a whole number of chunks, is no steady stride), or null.
+   *  Random faults almost never make two equal steps in a row. */
   private findStride(chunk: number): Stride | null {
-    for (const b of [...this.streams].sort((x, y) => y.used - x.used)) {
-      const stride = chunk - b.origin;
-      if (stride <= closeStep + 1) continue;
-      const origins = [b];
-      for (let k = 2; k < strideTouches; k++) {
-        const prev = this.streams.find((s) => s.origin === chunk - k * stride);
-        if (!prev) break;
-        origins.push(prev);
-      }
-      if (origins.length < strideTouches - 1) continue;
-      const span = Math.max(...origins.map((s) => s.end - s.origin));
-      if (span >= stride) continue;
-      return { stride, span, last: chunk, asked: chunk, touches: strideTouches, used: this.tick };
-    }
-    return null;
+    const recent = this.fresh;
+    if (recent.length < strideTouches - 1) return null;
+    const stride = chunk - recent[recent.length - 1];
+    if (stride <= closeStep + 1) return null;
+    for (let i = recent.length - 1; i > 0; i--) if (recent[i] - recent[i - 1] !== stride) return null;
+    const spans = this.streams.filter((s) => recent.includes(s.origin)).map((s) => s.end - s.origin);
+    const span = Math.max(1, ...spans);
+    if (span >= stride) return null;
+    return { stride, span, last: chunk, asked: chunk, touches: strideTouches, used: this.tick };
   }
 }

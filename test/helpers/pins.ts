@@ -40,7 +40,7 @@ export const PINNED = {
    *  stream and how far a close step reaches, a confirmed stream's smallest
    *  window in chunks, its window as a share of what it has read, the streams
    *  (and strides) tracked at once, touches that make a stride, markers held. */
-  readahead: { confirmSteps: 2, closeStep: 2, initialWindow: 4, windowPerRead: 1, maxStreams: 8, strideTouches: 4, maxMarkers: 32 },
+  readahead: { confirmSteps: 3, closeStep: 2, initialWindow: 4, windowPerRead: 1, maxStreams: 8, strideTouches: 4, maxMarkers: 32 },
   /** native/exit_guard.cc kExitGraceMs: how long an exiting process with threads
    *  parked in faults is given before the watchdog ends it. */
   exitGraceMs: 750,
