@@ -7,7 +7,7 @@
 // the plan) and the fault worker (which feeds it) share it.
 import { POLICY } from './defaults.js';
 
-const { firstByteMs, bytesPerSec, smoothing, pieceFirstBytes } = POLICY.network;
+const { firstByteMs, bytesPerSec, smoothing, pieceFirstBytes, aggregateBytesPerSec } = POLICY.network;
 
 export interface NetworkFigures {
   firstByteMs: number;
@@ -55,12 +55,15 @@ export class NetworkModel implements NetworkFigures {
     return pieceFirstBytes * this.gapBytes;
   }
 
-  /** Wall time to fetch `bytes` with `connections` GETs at once, each at most `maxPiece` bytes. */
+  /** Wall time to fetch `bytes` with `connections` GETs at once, each at
+   *  most `maxPiece` bytes, and all of them together at most the machine's
+   *  aggregate (POLICY.network.aggregateBytesPerSec). */
   parallelMs(bytes: number, connections: number, maxPiece: number): number {
     if (bytes <= 0) return 0;
     const pieces = Math.ceil(bytes / maxPiece);
     const rounds = Math.ceil(pieces / connections);
-    return rounds * this.firstByteMs + (bytes / (Math.min(connections, pieces) * this.bytesPerSec)) * 1000;
+    const bps = Math.min(Math.min(connections, pieces) * this.bytesPerSec, aggregateBytesPerSec);
+    return rounds * this.firstByteMs + (bytes / bps) * 1000;
   }
 
   figures(): NetworkFigures {

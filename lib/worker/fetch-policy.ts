@@ -83,17 +83,21 @@ export class FetchPolicy {
     const sizes = modelSizes(this.model, this.plan);
     this.readahead?.tune(sizes);
     const ahead = this.readahead?.onFault(chunk) ?? null;
-    const fill = this.weighFill(waits, occupancy, sizes.maxPiece, now);
+    // The fill leaves one connection to faults, and spreads what is missing
+    // over the others (a small object goes wide at once), in GETs of at most
+    // the model's piece.
+    const lanes = Math.max(1, this.plan.concurrency - 1);
+    const fillPiece = Math.max(1, Math.min(sizes.maxPiece, Math.ceil(occupancy.missingBytes / this.plan.chunkSize / lanes)));
+    const fill = this.weighFill(waits, occupancy, lanes, fillPiece, now);
     if (!ahead && !fill) return null;
-    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece: sizes.maxPiece };
+    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece };
   }
 
-  private weighFill(waits: boolean, o: Occupancy, maxPiece: number, now: number): boolean {
+  private weighFill(waits: boolean, o: Occupancy, lanes: number, piece: number, now: number): boolean {
     if (this.plan.fill === 'off' || o.missingBytes <= 0) return false;
-    const { chunkSize, concurrency, budgetChunks } = this.plan;
+    const { chunkSize, budgetChunks } = this.plan;
     if (waits) this.rental.rent(this.model.getMs(chunkSize));
-    // The fill leaves one connection to faults.
-    const buyMs = this.model.parallelMs(o.missingBytes, Math.max(1, concurrency - 1), maxPiece * chunkSize);
+    const buyMs = this.model.parallelMs(o.missingBytes, lanes, piece * chunkSize);
     this.stats.set(Counter.fillRentUs, Math.round(this.rental.rentMs * 1000));
     this.stats.set(Counter.fillBuyUs, Math.round(buyMs * 1000));
     const why = this.rental.due(buyMs);

@@ -41,12 +41,15 @@ describe('NetworkModel', () => {
     expect(m.samples).toBe(0);
   });
 
-  it('prices a parallel fetch: rounds of first bytes plus the bytes over the connections used', () => {
+  it('prices a parallel fetch: rounds of first bytes plus the bytes over the connections used, at most the aggregate', () => {
     const m = new NetworkModel();
-    // 64 MiB in 8 MiB pieces over 15 connections: 8 pieces, one round.
-    expect(m.parallelMs(64 * MiB, 15, 8 * MiB)).toBeCloseTo(16 + (64 * MiB / (8 * 85e6)) * 1000, 6);
+    expect(POLICY.network.aggregateBytesPerSec).toBe(450e6);
+    // 16 MiB in 8 MiB pieces: 2 connections, 170 MB/s, one round.
+    expect(m.parallelMs(16 * MiB, 15, 8 * MiB)).toBeCloseTo(16 + (16 * MiB / (2 * 85e6)) * 1000, 6);
+    // 64 MiB: 8 pieces would carry 680 MB/s; the machine 450.
+    expect(m.parallelMs(64 * MiB, 15, 8 * MiB)).toBeCloseTo(16 + (64 * MiB / 450e6) * 1000, 6);
     // 1 GiB: 128 pieces, 9 rounds of 15.
-    expect(m.parallelMs(1024 * MiB, 15, 8 * MiB)).toBeCloseTo(9 * 16 + (1024 * MiB / (15 * 85e6)) * 1000, 6);
+    expect(m.parallelMs(1024 * MiB, 15, 8 * MiB)).toBeCloseTo(9 * 16 + (1024 * MiB / 450e6) * 1000, 6);
     expect(m.parallelMs(0, 15, 8 * MiB)).toBe(0);
   });
 });
