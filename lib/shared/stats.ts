@@ -37,7 +37,7 @@ export const Counter = {
   fillBuyUs: 28,
   fillChunks: 29,
 } as const;
-const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room'] as const;
+const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room', 'scan'] as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
@@ -103,7 +103,7 @@ export interface MappingStats {
   /** The background fill: whether, when and why it started. */
   fill: {
     started: boolean;
-    /** 'pays' (the faults' waits reached its price), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
+    /** 'pays' (the faults' waits reached its price), 'scan' (a stream from the object's start would wait more than it, and has paid a quarter of it), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
     why: (typeof FILL_WHY)[number];
     /** Faults served when it started; -1 if it did not. */
     atFault: number;
@@ -157,6 +157,11 @@ function percentile(hist: Float64Array, total: number, p: number): number {
   return 0;
 }
 
+/** A fill started: pays, eager or scan. */
+function started(why: number): boolean {
+  return why === 1 || why === 2 || why === 5;
+}
+
 export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number): MappingStats {
   const c = new Float64Array(sab, 0, COUNTERS);
   const hist = new Float64Array(sab, COUNTERS * 8, BUCKETS);
@@ -192,10 +197,10 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
       pieceBytes: c[Counter.modelPieceBytes],
     },
     fill: {
-      started: c[Counter.fillWhy] === 1 || c[Counter.fillWhy] === 2,
+      started: started(c[Counter.fillWhy]),
       why: FILL_WHY[c[Counter.fillWhy]] ?? 'none',
-      atFault: c[Counter.fillWhy] === 1 || c[Counter.fillWhy] === 2 ? c[Counter.fillAtFault] : -1,
-      atMs: c[Counter.fillWhy] === 1 || c[Counter.fillWhy] === 2 ? c[Counter.fillAtMs] : -1,
+      atFault: started(c[Counter.fillWhy]) ? c[Counter.fillAtFault] : -1,
+      atMs: started(c[Counter.fillWhy]) ? c[Counter.fillAtMs] : -1,
       rentMs: c[Counter.fillRentUs] / 1000,
       buyMs: c[Counter.fillBuyUs] / 1000,
       chunks: c[Counter.fillChunks],

@@ -88,19 +88,24 @@ export class FetchPolicy {
     // the model's piece.
     const lanes = Math.max(1, this.plan.concurrency - 1);
     const fillPiece = Math.max(1, Math.min(sizes.maxPiece, Math.ceil(occupancy.missingBytes / this.plan.chunkSize / lanes)));
-    const fill = this.weighFill(waits, occupancy, lanes, fillPiece, now);
+    const fill = this.weighFill(waits, occupancy, lanes, fillPiece, now, ahead?.scanFromStart);
     if (!ahead && !fill) return null;
     return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece };
   }
 
-  private weighFill(waits: boolean, o: Occupancy, lanes: number, piece: number, now: number): boolean {
+  private weighFill(waits: boolean, o: Occupancy, lanes: number, piece: number, now: number, scanWindow?: number): boolean {
     if (this.plan.fill === 'off' || o.missingBytes <= 0) return false;
     const { chunkSize, budgetChunks } = this.plan;
     if (waits) this.rental.rent(this.model.getMs(chunkSize));
     const buyMs = this.model.parallelMs(o.missingBytes, lanes, piece * chunkSize);
     this.stats.set(Counter.fillRentUs, Math.round(this.rental.rentMs * 1000));
     this.stats.set(Counter.fillBuyUs, Math.round(buyMs * 1000));
-    const why = this.rental.due(buyMs);
+    // A stream from the object's start: what it would still wait, window
+    // after doubling window, is known in advance; once it has paid a quarter
+    // of the price (a header reader stops before that), buy if renting on
+    // would cost more.
+    const scan = scanWindow !== undefined && this.rental.rentMs >= buyMs / 4 && this.scanMs(scanWindow, o.missingBytes, lanes, piece) >= buyMs;
+    const why = scan ? this.rental.buy(FillWhy.scan) : this.rental.due(buyMs);
     if (why === null) return false;
     if (o.missingBytes > fillRoom(budgetChunks * chunkSize, o.residentBytes)) {
       this.stats.set(Counter.fillWhy, FillWhy.noRoom);
@@ -110,6 +115,19 @@ export class FetchPolicy {
     this.stats.set(Counter.fillAtFault, this.faults);
     this.stats.set(Counter.fillAtMs, Math.round(now - this.firstFault));
     return true;
+  }
+
+  /** What a stream with `window` chunks would wait to read `missing` bytes
+   *  by readahead alone: a window doubling each round, each round's GETs at once. */
+  private scanMs(window: number, missing: number, lanes: number, piece: number): number {
+    const { chunkSize, readaheadChunks } = this.plan;
+    let ms = 0;
+    for (let w = window * chunkSize; missing > 0; w = Math.min(w * 2, readaheadChunks * chunkSize)) {
+      const step = Math.min(w, missing);
+      ms += this.model.parallelMs(step, lanes, piece * chunkSize);
+      missing -= step;
+    }
+    return ms;
   }
 
   private publish(): void {

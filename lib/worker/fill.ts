@@ -11,7 +11,7 @@ import { POLICY } from '../shared/defaults.js';
 import type { FillMode } from '../shared/plan.js';
 
 /** Why a fill did or did not start: stats().fill.why reads these codes (lib/shared/stats.ts). */
-export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4 } as const;
+export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, scan: 5 } as const;
 
 export class SkiRental {
   /** What the faults' waits have cost so far, by the model, in ms. */
@@ -23,6 +23,13 @@ export class SkiRental {
   /** A fault waited on the network. */
   rent(ms: number): void {
     this.rentMs += ms;
+  }
+
+  /** Buys now, for `why` (once). */
+  buy(why: number): number | null {
+    if (this.decided || this.mode === 'off') return null;
+    this.decided = true;
+    return why;
   }
 
   /** Called at a fault: FillWhy.pays or .eager once (then never again), else null.

@@ -109,3 +109,38 @@ describe('fillRoom', () => {
     expect(room).toBeLessThanOrEqual(freemem() * POLICY.fill.freeShare * 1.1);
   });
 });
+
+describe('FetchPolicy: a scan from the object\'s start goes wide once it has paid a quarter of the fill', async () => {
+  const { FetchPolicy } = await import('../../lib/worker/fetch-policy.js');
+  const { StatsWriter, createStatsBuffer, readStats } = await import('../../lib/shared/stats.js');
+  const chunk = 64 * KiB;
+  const policy = (size: number, endpoint: string) => {
+    const sab = createStatsBuffer();
+    const plan = planFetch({ chunkSize: chunk, fetchSize: 8 * MiB, readahead: 128 * MiB, residentBudget: 0, concurrency: 16, fill: 'auto', endpoint });
+    return { p: new FetchPolicy(plan, size / chunk, new StatsWriter(sab)), stats: () => readStats(sab, size, chunk) };
+  };
+  /** Faults on chunks 0..n-1, each waiting, as a sequential reader's first faults. */
+  const scan = (size: number, n: number, endpoint: string) => {
+    const { p, stats } = policy(size, endpoint);
+    let filled = -1;
+    for (let c = 0; c < n; c++) {
+      const d = p.onFault(c, true, { missingBytes: size - (c + 1) * chunk, residentBytes: c * chunk });
+      if (d?.fill && filled < 0) filled = c;
+    }
+    return { filled, fill: stats().fill };
+  };
+
+  it('64 MiB: at the fault that confirms the stream (the 4th; 67 ms of waits against a 165 ms fill, a quarter of it paid, and 8 doubling windows would wait longer)', () => {
+    const r = scan(64 * MiB, 8, 'scan-a');
+    expect(r.filled).toBe(3);
+    expect(r.fill).toMatchObject({ started: true, why: 'scan', atFault: 4 });
+  });
+
+  it('a 1 GiB object: not from a scan\'s first faults (a quarter of its fill is 38 waits)', () => {
+    expect(scan(1024 * MiB, 8, 'scan-b')).toMatchObject({ filled: -1, fill: { started: false } });
+  });
+
+  it('a reader of a 3-chunk header from the start: no stream, no fill', () => {
+    expect(scan(64 * MiB, 3, 'scan-c')).toMatchObject({ filled: -1, fill: { started: false } });
+  });
+});
