@@ -228,7 +228,7 @@ describe('the fill (ski rental)', () => {
     }
   });
 
-  it("'eager' fills at the first fault; a fault on a chunk the fill holds gets a GET of its own, and the fill leaves a connection to faults", async () => {
+  it("'eager' fills at the first fault; a fault on a chunk inside a fill's GET in flight gets a GET of its own, and the fill leaves a connection to faults", async () => {
     // Another spelling of the endpoint: a model of its own, still at its seeds
     // (an efficient GET of 12 MB), so the fill's GETs are fetchSize, 16 chunks.
     const m = await map('small', { endpoint: `${tp.endpoint}/`, fill: 'eager', concurrency: 4, fetchSize: '1m' });
@@ -238,10 +238,14 @@ describe('the fill (ski rental)', () => {
       expect(m.buffer[0]).toBe(content(0, 1, SEED)[0]);
       expect(m.stats().fill).toMatchObject({ started: true, why: 'eager', atFault: 1 });
       expect(m.stats().fill.chunks).toBe(m.size / chunk - 1);
-      // Chunk 70 lies in the fill's fifth GET, [65, 81): still queued (moved
-      // ahead of the fill), or in flight (a GET of its own when that lands
-      // sooner by the model; whether it does here depends on timing, so only
-      // the queued case is sure to be what this test sees).
+      // Wait until the fill's GET carrying chunk 70 is at the proxy (it is
+      // held there 400 ms): a fault on 70 then would wait behind it.
+      const carries70 = async () => (await tp.log()).some((e) => {
+        const r = /^bytes=(\d+)-(\d+)$/.exec(e.range ?? '');
+        return r !== null && Number(r[1]) <= 70 * chunk && Number(r[2]) >= 71 * chunk - 1 && Number(r[2]) - Number(r[1]) + 1 > chunk && e.doneAt === undefined;
+      });
+      for (let i = 0; i < 500 && !(await carries70()); i++) await sleep(5);
+      expect(await carries70()).toBe(true);
       const at = 70 * chunk + 7;
       expect(m.buffer[at]).toBe(content(at, 1, SEED)[0]);
       await idle(m);

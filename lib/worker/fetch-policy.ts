@@ -62,13 +62,6 @@ export class FetchPolicy {
     this.publish();
   }
 
-  /** A fault on a chunk inside a fill run of `chunks` started at
-   *  `startedAt`: would a GET of its own land sooner, by the model? */
-  ownGetSooner(startedAt: number, chunks: number): boolean {
-    const { chunkSize } = this.plan;
-    return startedAt + this.model.getMs(chunks * chunkSize) - performance.now() > this.model.getMs(chunkSize);
-  }
-
   /** Chunks per GET of a load() of `n` chunks: about 1/concurrency of it
    *  (a first byte costs the same for any size), not below the plan's floor. */
   loadPiece(n: number): number {

@@ -97,7 +97,7 @@ export class RegionServer {
     this.flight = new ChunkFlight({
       placement: this.placement, markers: this.markers, cache: this.cache, reader: this.reader,
       resident: this.resident, poisoned: this.poisoned, stats: this.stats, stopped: () => this.stopped,
-      ownGetSooner: this.disk ? null : (at, n) => this.policy.ownGetSooner(at, n),
+      ownGetBehindFill: !this.disk,
     });
     const { concurrency, fetchChunks: maxRunChunks } = serve.plan;
     this.scheduler = new FetchScheduler({ concurrency, maxRunChunks }, (first, count, urgent, fill) => this.flight.readRun(first, count, urgent, fill));
