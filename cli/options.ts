@@ -16,6 +16,7 @@ export interface GlobalArgs {
   chunkSize?: number;
   cacheSize?: number;
   readahead?: number;
+  fill?: 'auto' | 'off' | 'eager';
   userModeOnly?: boolean;
   cache?: string;
   cacheSizeOnDisk?: number;
@@ -68,6 +69,11 @@ export const globalOptions: Record<string, Options> = {
     describe: `Largest readahead window for sequential reads; 0 disables [default: ${formatBytes(DEFAULTS.readahead)}]`,
     coerce: sizeOption('--readahead'),
   },
+  fill: {
+    type: 'string',
+    choices: ['auto', 'off', 'eager'],
+    describe: `Fetch the rest of the object in the background: auto once the faults have cost what that would, off, or eager [default: ${DEFAULTS.fill}]`,
+  },
   cache: {
     type: 'string',
     describe: 'Disk cache directory shared by your processes: chunks fetched once are read back from it [default: $S3MMAP_CACHE_DIR, else none]',
@@ -96,6 +102,7 @@ export function mapOptions(a: GlobalArgs): S3MapOptions {
     chunkSize: a.chunkSize,
     cacheSize: a.cacheSize,
     readahead: a.readahead,
+    fill: a.fill,
     userModeOnly: a.userModeOnly,
     cacheDir: a.cache,
     cacheDirSize: a.cacheSizeOnDisk,

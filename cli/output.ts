@@ -59,7 +59,7 @@ export function fetchSummary(s: MappingStats): string {
 }
 
 /** Stats for --json: the library's fields, unchanged, so scripts can rely on their names. */
-export function statsJson(s: MappingStats): Record<string, number> {
+export function statsJson(s: MappingStats): Record<string, unknown> {
   return { ...s };
 }
 

@@ -132,14 +132,18 @@ describe('arithmetic up to 5 TiB', () => {
 
   it('readahead windows stay in chunks and stop at the last chunk of a 5 TiB object', () => {
     const chunks = SIZE / 65_536; // 83,886,080 chunks
-    const limits = { chunks, maxWindow: 512, maxPiece: 128, maxSkip: 256 };
+    const limits = { chunks, maxWindow: 512, connections: 16 };
     const ra = new Readahead(limits);
+    ra.tune({ maxPiece: 128, gap: 0 });
     ra.setMode('sequential');
-    expect(ra.onFault(chunks - 100)).toEqual({ from: chunks - 99, to: chunks, piece: 64, down: false, frontier: chunks - 99 });
+    // A window of 512 in pieces of 32 (one per connection), clamped to the last chunk.
+    const c = chunks - 99;
+    expect(ra.onFault(chunks - 100)).toEqual({ pieces: [[c, c + 32], [c + 32, c + 64], [c + 64, c + 96], [c + 96, chunks]], markers: [c, c + 32, c + 64, c + 96] });
     const normal = new Readahead(limits);
-    const start = 2 ** 32 / 65_536 - 1; // the chunk below 2^32
-    expect(normal.onFault(start)).toBeNull();
-    expect(normal.onFault(start + 1)).toEqual({ from: start + 2, to: start + 6, piece: 1, down: false, frontier: start + 2 });
+    normal.tune({ maxPiece: 128, gap: 0 });
+    const start = 2 ** 32 / 65_536 - 2; // across the chunk below 2^32
+    for (let i = 0; i < 3; i++) expect(normal.onFault(start + i)).toBeNull();
+    expect(normal.onFault(start + 3)).toEqual({ pieces: [[start + 4, start + 5], [start + 5, start + 6], [start + 6, start + 7], [start + 7, start + 8]], markers: [] });
   });
 
   it('stats counters add bytes past 2^32 and up to 5 TiB exactly', () => {

@@ -23,11 +23,15 @@ function smapsRss(length: number): number {
   return Number(/\nRss:\s+(\d+) kB/.exec(hits[0])![1]) * 1024;
 }
 
+/** These pin the readahead: fill 'off', or the fill (test/fill.test.ts) would
+ *  fetch these local files whole after a fault or two. */
+const ra = { fill: 'off' } as const;
+
 describe('readahead', () => {
   it('a sequential scan is fetched ahead, in fewer faults, and never past the end', async () => {
     const size = 40 * 1024 * 1024 + 12345;
     const path = writeRandomFile(tmp.dir, 'ra', size);
-    const m = await mapFile(path, { chunkSize: chunk, readahead: '8m', fetchSize: '2m' });
+    const m = await mapFile(path, { ...ra, chunkSize: chunk, readahead: '8m', fetchSize: '2m' });
     touchPages(m.buffer);
     const s = m.stats();
     const chunks = Math.ceil(size / chunk);
@@ -42,7 +46,7 @@ describe('readahead', () => {
   it('a reader slower than the source finds the next window queued: its faults land on readahead markers, served from memory', async () => {
     const size = 32 * 1024 * 1024;
     const path = writeRandomFile(tmp.dir, 'slow', size);
-    const m = await mapFile(path, { chunkSize: chunk, readahead: '4m', fetchSize: '1m', cacheSize: 0 });
+    const m = await mapFile(path, { ...ra, chunkSize: chunk, readahead: '4m', fetchSize: '1m', cacheSize: 0 });
     const block = 1024 * 1024;
     for (let o = 0; o < size; o += block) {
       touchPages(m.buffer.subarray(o, o + block));
@@ -66,7 +70,7 @@ describe('readahead', () => {
     const path = writeRandomFile(tmp.dir, 'skip', size);
     const want = readFileSync(path);
     // Read 192 KiB, skip 64 KiB, and again: one stream with gaps inside its window.
-    const m = await mapFile(path, { chunkSize: chunk, readahead: '8m', fetchSize: '1m' });
+    const m = await mapFile(path, { ...ra, chunkSize: chunk, readahead: '8m', fetchSize: '1m' });
     for (let o = 0; o < 16 * 1024 * 1024; o += 256 * 1024) {
       touchPages(m.buffer.subarray(o, o + 192 * 1024));
       expect(m.buffer.subarray(o, o + 192 * 1024).equals(want.subarray(o, o + 192 * 1024))).toBe(true);
@@ -78,7 +82,7 @@ describe('readahead', () => {
     expect(s.prefetchedChunks).toBeGreaterThan(128);
     await m.close();
     // One 64 KiB read every 16 MiB: each a fault of its own, and nothing read ahead.
-    const strided = await mapFile(path, { chunkSize: chunk, readahead: '8m' });
+    const strided = await mapFile(path, { ...ra, chunkSize: chunk, readahead: '8m' });
     for (let o = 0; o < size; o += 16 * 1024 * 1024) touchPages(strided.buffer.subarray(o, o + chunk));
     expect(strided.stats()).toMatchObject({ faults: 4, fetches: 4, chunksFetched: 4, prefetchedChunks: 0 });
     await strided.close();
@@ -97,7 +101,7 @@ describe('readahead', () => {
       [0, 5 * 1024 * 1024 - 3, 'down'],
     ];
     for (const [from, length, way] of ranges) {
-      const m = await mapFile(path, { chunkSize: chunk, readahead: window, fetchSize: '1m' });
+      const m = await mapFile(path, { ...ra, chunkSize: chunk, readahead: window, fetchSize: '1m' });
       const end = from + length;
       // A parser's pace: a piece, then some work; the readahead runs ahead meanwhile.
       for (let i = 0; i < length; i += piece) {
@@ -121,7 +125,7 @@ describe('readahead', () => {
 
   it("advise('random') turns readahead off: each fault fetches one chunk", async () => {
     const path = writeRandomFile(tmp.dir, 'rnd', 4 * 1024 * 1024);
-    const m = await mapFile(path, { chunkSize: chunk, readahead: '8m' });
+    const m = await mapFile(path, { ...ra, chunkSize: chunk, readahead: '8m' });
     await m.advise('random');
     touchPages(m.buffer);
     const s = m.stats();
@@ -134,7 +138,7 @@ describe('readahead', () => {
   it("advise('sequential') fetches the whole window on the first fault, clamped to the end", async () => {
     const size = 3 * 1024 * 1024 + 1;
     const path = writeRandomFile(tmp.dir, 'seqadv', size);
-    const m = await mapFile(path, { chunkSize: chunk, readahead: '8m' });
+    const m = await mapFile(path, { ...ra, chunkSize: chunk, readahead: '8m' });
     await m.advise('sequential');
     void m.buffer[0];
     await m.load(); // waits for the readahead in flight
@@ -146,8 +150,17 @@ describe('readahead', () => {
 
   it('scattered single touches do not trigger readahead', async () => {
     const path = writeRandomFile(tmp.dir, 'scatter', 64 * 1024 * 1024);
-    const m = await mapFile(path, { chunkSize: chunk });
-    for (let i = 0; i < 30; i++) void m.buffer[i * 2 * 1024 * 1024 + 100];
+    const m = await mapFile(path, { ...ra, chunkSize: chunk });
+    // 30 of the 32 places 2 MiB apart, in a shuffled order: no close steps,
+    // no steady stride (touched in offset order, they would be one: below).
+    let x = 7;
+    const places = Array.from({ length: 32 }, (_, i) => i);
+    for (let i = places.length - 1; i > 0; i--) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const j = x % (i + 1);
+      [places[i], places[j]] = [places[j], places[i]];
+    }
+    for (const i of places.slice(0, 30)) void m.buffer[i * 2 * 1024 * 1024 + 100];
     expect(m.stats().chunksFetched).toBe(30);
     await m.close();
   });

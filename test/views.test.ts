@@ -59,15 +59,7 @@ describe('mapping.view()', () => {
     expect(native.liveRegions()).toBe(regionsBefore - 1);
   });
 
-  // Fails today, so marked it.fails: drain() (lib/worker/region-server.ts)
-  // caps only its quiet-waits at DRAIN_QUIET_MAX_MS and keeps going while any
-  // fault is waiting, so a copy whose every fault takes longer than a
-  // quiet-wait (100 ms) is served to its end (close() took 17 s here, every
-  // chunk served). Ending the drain once the quiet-waits are spent (one line:
-  // `if (quietLeft <= 0) break;` after the do-while) makes it pass (2.1-2.3 s,
-  // 22-23 faults, write(2) EFAULT); with that line and a 20 s cap it fails
-  // again (12.4 s). Turn it.fails into it with that change.
-  it.fails("close()'s drain waits add up to 2 s at most: a long kernel-mode copy faulting chunk after chunk is served that long, then finds its next chunk gone", async () => {
+  it("close()'s drain waits add up to 2 s at most: a long kernel-mode copy faulting chunk after chunk is served that long, then finds its next chunk gone", async () => {
     // 160 cold chunks written from the Mapping's own Buffer on a pool thread,
     // each read taking 100 ms: served to the end, the copy would keep close()
     // waiting 16 s. The drain serves it for 2 s of quiet-waits at most; then

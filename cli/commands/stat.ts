@@ -5,7 +5,9 @@
 // machine offers. Main thread.
 import type { Argv, CommandModule } from 'yargs';
 import { resolveOptions } from '../../lib/api/options.js';
-import { DEFAULTS } from '../../lib/shared/defaults.js';
+import { endpointOf } from '../../lib/api/map.js';
+import { NetworkModel } from '../../lib/shared/network-model.js';
+import { modelSizes } from '../../lib/shared/plan.js';
 import { maxBufferLength } from '../../lib/shared/native.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
@@ -32,7 +34,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
   handler: async (argv) => {
     const loc = parseS3Url(argv.url);
     // Options first: a bad --chunk-size is a usage error before any request.
-    const opts = resolveOptions(mapOptions(argv), argv.url);
+    const opts = resolveOptions(mapOptions(argv), argv.url, endpointOf({ kind: 's3', ...loc, client: clientOptions(argv) }));
     const { S3Source } = await import('../../lib/s3/source.js');
     const source = new S3Source({ ...loc, client: clientOptions(argv) });
     let info;
@@ -60,9 +62,13 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         fetchSize: opts.fetchSize,
         readahead: opts.readahead,
         cacheSize: opts.cacheSize,
-        concurrency: opts.concurrency ?? DEFAULTS.concurrency,
+        concurrency: opts.concurrency,
+        fill: opts.fill,
+        fetchPlan: opts.plan,
         diskCache: opts.diskCache && { ...opts.diskCache, room: diskCacheRoom(opts.diskCache.dir, opts.diskCache.maxBytes) },
       },
+      // Before any GET the model holds its seeds; a mapping's stats() shows what it learned.
+      model: modelReport(opts.plan, info.size),
       // Node 20 is past its end of life (April 2026) and holds 4 GiB per Buffer: say what that means here.
       node: { version: process.version, endOfLife: nodeMajor() < 22, maxBufferLength, wholeBuffer: info.size <= maxBufferLength },
       uffd,
@@ -88,6 +94,13 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
         ['disk cache', p.diskCache ? diskCacheText(p.diskCache) : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
+        ['fill', p.fill === 'off' ? 'off' : p.fill === 'eager' ? 'the rest of the object at the first fault' : `the rest of the object once faults have waited ${report.model.fillAfterMs.toFixed(0)} ms on the network (by the model)`],
+      ], w),
+      ...section('network model', [
+        ['first byte', `${report.model.firstByteMs} ms (seed; learned from each mapping's GETs)`],
+        ['bandwidth', `${formatBytes(report.model.bytesPerSec)}/s per connection (seed)`],
+        ['merge gap', `${formatBytes(report.model.gapBytes)}: a hole this small is fetched, not skipped`],
+        ['largest piece', `${formatBytes(report.model.pieceBytes)} per readahead or fill GET`],
       ], w),
       ...section('node', nodePairs(report.node, info.size), w),
       ...section('userfaultfd', uffdPairs(uffd), w),
@@ -101,6 +114,19 @@ function diskCacheText(d: { dir: string; maxBytes: number; room: ReturnType<type
   if (r?.full) return `${d.dir}: its filesystem is full (${formatBytes(r.used)} of it cache entries); mappings run without the disk cache (stats().diskCacheBypassed) until there is room`;
   const cap = r && r.cap < d.maxBytes ? `up to ${formatBytes(r.cap)}, what its filesystem can hold (${formatBytes(d.maxBytes)} asked)` : `up to ${formatBytes(d.maxBytes)}`;
   return `${d.dir}, ${cap}, shared with your other processes`;
+}
+
+/** The seeded model's figures and what they make of this object. */
+function modelReport(plan: ReturnType<typeof resolveOptions>['plan'], size: number) {
+  const m = new NetworkModel();
+  const { maxPiece } = modelSizes(m, plan);
+  return {
+    firstByteMs: m.firstByteMs,
+    bytesPerSec: m.bytesPerSec,
+    gapBytes: Math.round(m.gapBytes),
+    pieceBytes: maxPiece * plan.chunkSize,
+    fillAfterMs: m.parallelMs(size, Math.max(1, plan.concurrency - 1), maxPiece * plan.chunkSize),
+  };
 }
 
 function nodeMajor(): number {

@@ -28,7 +28,8 @@ export async function mapObject(target: string | S3Location, options: S3MapOptio
       key: loc.key,
       client: { endpoint, region, profile, credentials, forcePathStyle, caBundle },
       retry,
-      concurrency: mapOptions.concurrency ?? DEFAULTS.concurrency,
+      // Filled in by mapSource from the validated options.
+      concurrency: DEFAULTS.concurrency,
     },
     mapOptions,
     formatS3Url(loc),
@@ -60,13 +61,27 @@ export function mapBytes(data: Uint8Array | SharedArrayBuffer, options?: MapOpti
 
 /** Maps any source. The source is built in the fault worker from `spec`. */
 export async function mapSource(spec: SourceSpec, options: MapOptions = {}, label = describe(spec)): Promise<Mapping> {
-  const opts = resolveOptions(options, label);
+  const opts = resolveOptions(options, label, endpointOf(spec));
   requireUffd(opts.userModeOnly);
   const { userModeOnly, ...serve } = opts;
+  // The S3 client's sockets follow the mapping's validated concurrency.
+  if (spec.kind === 's3') spec = { ...spec, concurrency: serve.concurrency };
   // Files and bytes in memory are local already: no disk cache for them.
   serve.diskCache = serve.diskCache && (spec.kind === 's3' || spec.kind === 'module') ? prepareCacheDir(serve.diskCache) : null;
   const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
-  return new Mapping(reply, serve.chunkSize, label);
+  return new Mapping(reply, serve.chunkSize, label, serve.plan);
+}
+
+/** Whose network a source's GETs cross: mappings of one endpoint share a model. */
+export function endpointOf(spec: SourceSpec): string {
+  switch (spec.kind) {
+    case 's3':
+      return `s3:${spec.client?.endpoint ?? spec.client?.region ?? 'aws'}`;
+    case 'module':
+      return `module:${spec.path}`;
+    default:
+      return spec.kind;
+  }
 }
 
 function describe(spec: SourceSpec): string {

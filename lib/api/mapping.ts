@@ -5,6 +5,7 @@
 import { maxBufferLength, native, UffdOpenMode } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
 import type { MapReply, ReadaheadMode } from '../shared/protocol.js';
+import type { FetchPlan } from '../shared/plan.js';
 import { formatBytes } from '../shared/sizes.js';
 import { readStats, type MappingStats } from '../shared/stats.js';
 import type { SourceInfo } from '../sources/source.js';
@@ -59,10 +60,12 @@ export class Mapping {
   #stats: SharedArrayBuffer;
   #residency: Uint8Array;
   #closed = false;
+  readonly #plan: FetchPlan | undefined;
 
   /** @internal use mapSource(), mapFile(), mapObject() */
-  constructor(reply: MapReply, chunkSize: number, label: string) {
+  constructor(reply: MapReply, chunkSize: number, label: string, plan?: FetchPlan) {
     this.#label = label;
+    this.#plan = plan;
     this.info = reply.info;
     this.size = reply.info.size;
     this.version = reply.info.version;
@@ -126,7 +129,7 @@ export class Mapping {
   }
 
   stats(): MappingStats {
-    return readStats(this.#stats, this.size, this.chunkSize);
+    return { ...readStats(this.#stats, this.size, this.chunkSize), ...(this.#plan ? { plan: this.#plan } : {}) };
   }
 
   /** Makes [offset, offset+length) resident. Rejects with the source's error

@@ -5,6 +5,7 @@ import { native } from '../shared/native.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import type { ServeOptions } from '../shared/protocol.js';
 import { parseSize } from '../shared/sizes.js';
+import { FILL_MODES, planFetch, type FillMode } from '../shared/plan.js';
 import { requestedDiskCache } from './cache-dir.js';
 
 /** Defaults: DEFAULTS (lib/shared/defaults.ts), with the figures behind them. */
@@ -24,6 +25,10 @@ export interface MapOptions {
   /** Most bytes of the mapping kept resident; older chunks are dropped past
    *  it and fault back in on the next touch. 0: no cap. */
   residentBudget?: number | string;
+  /** When to fetch the rest of the object in the background: 'auto' once
+   *  the faults' GETs have cost what that would (by the network model),
+   *  'off' never, 'eager' at the first fault. Only into room that exists. */
+  fill?: FillMode;
   /** Use a UFFD_USER_MODE_ONLY uffd even where full mode is available: kernel
    *  reads of cold pages (fs.write from the Buffer) then fail with EFAULT. */
   userModeOnly?: boolean;
@@ -45,7 +50,8 @@ function size(name: string, value: number | string | undefined, fallback: number
   }
 }
 
-export function resolveOptions(o: MapOptions, label: string): ServeOptions & { userModeOnly: boolean } {
+/** `endpoint`: whose network model the mapping shares (lib/shared/plan.ts). */
+export function resolveOptions(o: MapOptions, label: string, endpoint = 'local'): ServeOptions & { userModeOnly: boolean } {
   const page = native.pageSize;
   const chunkSize = size('chunk size', o.chunkSize, DEFAULTS.chunkSize);
   if (chunkSize <= 0 || chunkSize % page !== 0) {
@@ -71,6 +77,10 @@ export function resolveOptions(o: MapOptions, label: string): ServeOptions & { u
     fetch = Math.max(chunkSize, Math.min(fetch, Math.floor(residentBudget / 4 / chunkSize) * chunkSize));
     readahead = Math.min(readahead, Math.floor(residentBudget / 2));
   }
+  const fill = o.fill ?? DEFAULTS.fill;
+  if (!FILL_MODES.includes(fill)) {
+    throw new S3MmapError('EINVAL', `s3mmap: fill '${String(fill)}' is not one of ${FILL_MODES.join(', ')}`);
+  }
   return {
     chunkSize,
     fetchSize: fetch,
@@ -78,6 +88,8 @@ export function resolveOptions(o: MapOptions, label: string): ServeOptions & { u
     readahead,
     concurrency,
     residentBudget,
+    fill,
+    plan: planFetch({ chunkSize, fetchSize: fetch, readahead, residentBudget, concurrency, fill, endpoint }),
     label,
     // Checked (and created) by mapSource, only for sources that can use it.
     diskCache: requestedDiskCache(o.cacheDir, o.cacheDirSize),

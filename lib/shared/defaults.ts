@@ -22,6 +22,10 @@ export const DEFAULTS = {
   concurrency: 16,
   /** Most bytes installed at once; 0: no cap. */
   residentBudget: 0,
+  /** Fetch the rest of the object in the background once the faults' GETs
+   *  have cost what that would (ski rental: never more than 2x the better of
+   *  the two in hindsight); 'off' never, 'eager' at the first fault. */
+  fill: 'auto',
   /** The disk cache, off unless a directory is given (cacheDir, --cache,
    *  S3MMAP_CACHE_DIR); see lib/worker/disk-cache.ts. */
   diskCache: {
@@ -53,6 +57,79 @@ export const DEFAULTS = {
     /** open(): credentials, DNS, HEAD and its retries. */
     openTimeoutMs: 15_000,
   },
+} as const;
+
+/** Internal tunables of the fetch policy (not options), with the figures
+ *  that chose them. Fault worker (readahead, the model, the fill) and the
+ *  caller's thread (the plan, `s3mmap stat`). */
+export const POLICY = {
+  readahead: {
+    /** Close steps (faults on the next chunk, or the one after) that confirm
+     *  a stream. Random faults on a 16 MiB mapping under a 2 MiB budget
+     *  (a model of the resident set, 175,000 faults): with one step, as
+     *  before, a random reader passed as a stream whenever it landed next to
+     *  one of the 8 remembered faults; with two in a row, 1.3% of faults still
+     *  confirmed one and readahead added 4.9% chunks per fault (evictions per
+     *  read 1.06x those of readahead 0, measured); with three, 0.2% and 0.85%.
+     *  A real stream pays two round trips more than with one step. */
+    confirmSteps: 3,
+    /** A step of at most this many chunks is close (a reader skipping a
+     *  little, or copying a range from its end down). */
+    closeStep: 2,
+    /** The smallest window of a confirmed stream, in chunks. */
+    initialWindow: 4,
+    /** A confirmed stream's window is what it has read so far (at least
+     *  initialWindow, at most the readahead option): every wait on the
+     *  network doubles what the reader has in hand, and a bounded reader is
+     *  overshot by at most what it read. On s3-standard a window growing x4 a
+     *  fault fetched 1.5x an 18.8 MiB range; half of what was read kept the
+     *  overshoot near 1.2x but took 31 round trips instead of 8. */
+    windowPerRead: 1,
+    /** Streams (and strides) remembered at once: a reader per thread, a merge of sorted runs. */
+    maxStreams: 8,
+    /** Touches at equal steps that make a stride (3 equal steps): among 8
+     *  remembered random faults, three in arithmetic progression with a new one
+     *  come about once in a thousand faults of a 256-chunk object. */
+    strideTouches: 4,
+    /** Readahead markers held per mapping (each one chunk of memory): a
+     *  window has one per connection, and a reader two windows in flight. */
+    maxMarkers: 32,
+  },
+  /** The network model's seeds and smoothing (lib/worker/network-model.ts). */
+  network: {
+    /** First-byte time before any GET is seen: mountpoint-s3's CI measures
+     *  15.9 ms on S3 Standard. */
+    firstByteMs: 16,
+    /** One connection's bandwidth before any GET is seen: AWS's guidance,
+     *  85-90 MB/s per connection. */
+    bytesPerSec: 85_000_000,
+    /** What every connection together carries at most, whatever their
+     *  number: through a proxy pacing 85 MB/s per connection this machine
+     *  class reached 426 MB/s with 8 and 456 with 16 (its two CPUs cap it).
+     *  Without it the model priced a 64 MiB fill at 69 ms where the parallel
+     *  download took 367 ms, and filled after 7 faults instead of about 20. */
+    aggregateBytesPerSec: 450_000_000,
+    /** Weight of each new GET in the moving averages: about the last ten GETs count. */
+    smoothing: 0.2,
+    /** Arrow's read coalescing caps a merged range near 9x first byte x
+     *  bandwidth: there a GET spends 90% of its time carrying bytes. */
+    pieceFirstBytes: 9,
+  },
+  fill: {
+    /** Share of the memory the machine has free (os.freemem, and the cgroup's
+     *  memory.max less memory.current) a fill may take: the rest stays for
+     *  everyone else. */
+    freeShare: 0.5,
+  },
+  /** The smallest GET a load() of a long range is split into: a first byte
+   *  costs the same for any size, so smaller pieces cost more than they save. */
+  loadMinPiece: 1024 * 1024,
+  /** drain(): how long no thread may fault before the region can go, and the
+   *  most those waits may add up to. */
+  drainQuietMs: 100,
+  drainQuietMaxMs: 2000,
+  /** Fetch buffers kept for reuse, shared by every mapping of the worker. */
+  bufferPoolBytes: 128 * 1024 * 1024,
 } as const;
 
 export type RetryPolicy = { -readonly [K in keyof typeof DEFAULTS.retry]: number };

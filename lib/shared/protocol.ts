@@ -4,6 +4,7 @@
 import type { SerializedError } from './errors.js';
 import type { UffdOpenMode } from './native.js';
 import type { SourceInfo, SourceSpec } from '../sources/source.js';
+import type { FetchPlan, FillMode } from './plan.js';
 
 /** How a mapping's readahead treats faults (mapping.advise()). */
 export type ReadaheadMode = 'sequential' | 'random' | 'normal';
@@ -21,6 +22,10 @@ export interface ServeOptions {
   readahead: number;
   /** Most bytes installed at once; older chunks are dropped past it. 0: no cap. */
   residentBudget: number;
+  /** When to fetch the rest of the object in the background. */
+  fill: FillMode;
+  /** The options above in chunk units: what the fault worker serves by. */
+  plan: FetchPlan;
   /** What to call the object in messages (s3://b/k, a path). */
   label: string;
   /** The disk cache shared by every process of the user, or null (off, or a

@@ -3,6 +3,7 @@
 // without a round trip (it may be the thread a fault is blocking, but not
 // while it reads stats). Fault latency is a log-scale histogram (8 buckets per
 // doubling, so a percentile is within 9% of the true value).
+import type { FetchPlan } from './plan.js';
 
 export const Counter = {
   faults: 0,
@@ -25,7 +26,19 @@ export const Counter = {
   diskCacheDropped: 17,
   diskCacheWaits: 18,
   diskCacheBypassed: 19,
+  modelFirstByteUs: 20,
+  modelBytesPerSec: 21,
+  modelSamples: 22,
+  modelGapBytes: 23,
+  modelPieceBytes: 24,
+  fillWhy: 25,
+  fillAtFault: 26,
+  fillAtMs: 27,
+  fillRentUs: 28,
+  fillBuyUs: 29,
+  fillChunks: 30,
 } as const;
+const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room', 'scan'] as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
@@ -79,8 +92,39 @@ export interface MappingStats {
   /** Fault service time percentiles in microseconds (0 with no faults). */
   faultLatencyP50Us: number;
   faultLatencyP99Us: number;
+  /** The network model this mapping reads and feeds (one per endpoint in
+   *  the fault worker), and the sizes it gives now. */
+  model: {
+    firstByteMs: number;
+    /** One connection's bandwidth. */
+    bytesPerSec: number;
+    /** GETs learned from; 0: the seeds. */
+    samples: number;
+    /** A hole this small is fetched rather than paying another first byte. */
+    gapBytes: number;
+    /** The largest GET of a readahead window or a fill. */
+    pieceBytes: number;
+  };
+  /** The background fill: whether, when and why it started. */
+  fill: {
+    started: boolean;
+    /** 'pays' (the faults' waits reached its price), 'scan' (a stream from the object's start would wait more than it, and has paid a quarter of it), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
+    why: (typeof FILL_WHY)[number];
+    /** Faults served when it started; -1 if it did not. */
+    atFault: number;
+    /** ms after the first fault it started; -1 if it did not. */
+    atMs: number;
+    /** What the faults' waits had cost, by the model, when it was last weighed. */
+    rentMs: number;
+    /** What fetching the rest with every connection would cost, by the model. */
+    buyMs: number;
+    /** Chunks queued by the fill. */
+    chunks: number;
+  };
   size: number;
   chunkSize: number;
+  /** The plan the fault worker serves this mapping by, in chunks (lib/shared/plan.ts). */
+  plan?: FetchPlan;
 }
 
 export function createStatsBuffer(): SharedArrayBuffer {
@@ -118,6 +162,11 @@ function percentile(hist: Float64Array, total: number, p: number): number {
   return 0;
 }
 
+/** A fill started: pays, eager or scan. */
+function started(why: number): boolean {
+  return why === 1 || why === 2 || why === 5;
+}
+
 export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number): MappingStats {
   const c = new Float64Array(sab, 0, COUNTERS);
   const hist = new Float64Array(sab, COUNTERS * 8, BUCKETS);
@@ -146,6 +195,22 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     copyRetries: c[Counter.copyRetries],
     faultLatencyP50Us: percentile(hist, total, 0.5),
     faultLatencyP99Us: percentile(hist, total, 0.99),
+    model: {
+      firstByteMs: c[Counter.modelFirstByteUs] / 1000,
+      bytesPerSec: c[Counter.modelBytesPerSec],
+      samples: c[Counter.modelSamples],
+      gapBytes: c[Counter.modelGapBytes],
+      pieceBytes: c[Counter.modelPieceBytes],
+    },
+    fill: {
+      started: started(c[Counter.fillWhy]),
+      why: FILL_WHY[c[Counter.fillWhy]] ?? 'none',
+      atFault: started(c[Counter.fillWhy]) ? c[Counter.fillAtFault] : -1,
+      atMs: started(c[Counter.fillWhy]) ? c[Counter.fillAtMs] : -1,
+      rentMs: c[Counter.fillRentUs] / 1000,
+      buyMs: c[Counter.fillBuyUs] / 1000,
+      chunks: c[Counter.fillChunks],
+    },
     size,
     chunkSize,
   };

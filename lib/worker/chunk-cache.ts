@@ -30,6 +30,11 @@ export class ChunkCache {
     return this.lru.get(chunk)?.data;
   }
 
+  /** Held here, without counting as a use. */
+  has(chunk: number): boolean {
+    return this.lru.has(chunk);
+  }
+
   /** Keeps chunks [first, first+count) of a run read into `run.buf`, whose
    *  first chunk is `runFirst` (default: `first`, at the buffer's start). */
   putRun(first: number, count: number, run: RunBuffer, runFirst = first): void {

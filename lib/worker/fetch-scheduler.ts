@@ -1,5 +1,6 @@
-// Which chunk fetches start when, for one mapping: two queues (faults first,
-// then readahead and prefetch), at most `concurrency` runs in flight, and
+// Which chunk fetches start when, for one mapping: three queues (faults
+// first, then readahead and prefetch, then the fill), at most `concurrency`
+// runs in flight (the fill one fewer, so a fault always finds a connection), and
 // queued neighbours coalesced into one run of up to `maxRunChunks`. Pure
 // scheduling: the caller's `startRun` does the read and the install. Fault
 // worker thread.
@@ -12,11 +13,13 @@ export interface FetchSchedule {
 }
 
 /** Reads and installs chunks [first, first+count); resolves when they are installed. */
-export type StartRun = (first: number, count: number, urgent: boolean) => Promise<void>;
+export type StartRun = (first: number, count: number, urgent: boolean, fill: boolean) => Promise<void>;
 
 interface Entry {
   chunk: number;
   urgent: boolean;
+  /** Part of a background fill of the object. */
+  fill: boolean;
   /** Most chunks the run this entry starts may carry. */
   maxRun: number;
   /** Started (alone or in a run): skipped wherever else it is still queued. */
@@ -56,6 +59,8 @@ class Queue {
 export class FetchScheduler {
   private readonly urgent = new Queue();
   private readonly background = new Queue();
+  private readonly filling = new Queue();
+  private fillRunning = 0;
   private readonly queued = new Map<number, Entry>();
   private running = 0;
   /** While > 0, queued fetches wait so that neighbours can join one run. */
@@ -75,11 +80,11 @@ export class FetchScheduler {
   /** Queues a chunk; resolves once the run that carries it is installed. A
    *  run started by this chunk carries at most `maxRun` chunks (readahead
    *  pieces); never more than the schedule's maxRunChunks. */
-  request(chunk: number, urgent: boolean, maxRun = this.schedule.maxRunChunks): Promise<void> {
+  request(chunk: number, urgent: boolean, maxRun = this.schedule.maxRunChunks, fill = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const entry: Entry = { chunk, urgent, maxRun: Math.max(1, Math.min(maxRun, this.schedule.maxRunChunks)), taken: false, resolve, reject };
+      const entry: Entry = { chunk, urgent, fill: fill && !urgent, maxRun: Math.max(1, Math.min(maxRun, this.schedule.maxRunChunks)), taken: false, resolve, reject };
       this.queued.set(chunk, entry);
-      (urgent ? this.urgent : this.background).push(entry);
+      (urgent ? this.urgent : entry.fill ? this.filling : this.background).push(entry);
       this.pump();
     });
   }
@@ -89,6 +94,7 @@ export class FetchScheduler {
     const entry = this.queued.get(chunk);
     if (!entry || entry.urgent) return;
     entry.urgent = true;
+    entry.fill = false;
     this.urgent.push(entry);
   }
 
@@ -107,20 +113,23 @@ export class FetchScheduler {
     this.stopped = true;
     this.urgent.clear();
     this.background.clear();
+    this.filling.clear();
     for (const e of this.queued.values()) e.reject(err);
     this.queued.clear();
   }
 
   private pump(): void {
     while (!this.stopped && this.holds === 0 && this.running < this.schedule.concurrency) {
-      const first = this.urgent.shift() ?? this.background.shift();
+      // The fill leaves one connection to faults, so none waits behind it.
+      const fillRoom = this.fillRunning < Math.max(1, this.schedule.concurrency - 1);
+      const first = this.urgent.shift() ?? this.background.shift() ?? (fillRoom ? this.filling.shift() : undefined);
       if (!first) return;
       const run = [this.take(first)];
       // Queued neighbours of the same urgency ride along: a fault's own GET
       // never waits for background chunks, and a stream's GETs stay large.
       for (let c = first.chunk + 1; run.length < first.maxRun; c++) {
         const next = this.queued.get(c);
-        if (!next || next.urgent !== first.urgent) break;
+        if (!next || next.urgent !== first.urgent || next.fill !== first.fill) break;
         run.push(this.take(next));
       }
       this.start(run);
@@ -135,9 +144,11 @@ export class FetchScheduler {
 
   private start(run: Entry[]): void {
     this.running++;
+    const fill = run[0].fill;
+    if (fill) this.fillRunning++;
     let done: Promise<void>;
     try {
-      done = this.startRun(run[0].chunk, run.length, run[0].urgent);
+      done = this.startRun(run[0].chunk, run.length, run[0].urgent, fill);
     } catch (err) {
       done = Promise.reject(err);
     }
@@ -148,6 +159,7 @@ export class FetchScheduler {
       )
       .finally(() => {
         this.running--;
+        if (fill) this.fillRunning--;
         this.pump();
       });
   }

@@ -9,6 +9,7 @@ import { S3MmapError, serializeError } from '../shared/errors.js';
 import { native, UffdFeature } from '../shared/native.js';
 import type { FromWorker, MapReply, MapRequest, ToWorker } from '../shared/protocol.js';
 import { BufferPool } from './buffer-pool.js';
+import { POLICY } from '../shared/defaults.js';
 import { DiskCacheStore } from './disk-cache-store.js';
 import { ObjectCache } from './disk-cache.js';
 import { RegionServer } from './region-server.js';
@@ -20,7 +21,7 @@ import { CACHE_BLOCK, ENTRY_HEADER } from '../shared/cache-layout.js';
 
 const port = parentPort!;
 // Shared by every mapping: fetch buffers are recycled instead of reallocated.
-const pool = new BufferPool(128 * 1024 * 1024);
+const pool = new BufferPool(POLICY.bufferPoolBytes);
 const servers = new Map<bigint, RegionServer>();
 
 function send(msg: FromWorker): void {

@@ -1,13 +1,13 @@
-// Readahead markers of one mapping: the first chunk of each readahead piece
-// is fetched but held back here instead of installed, so that the reader
+// Readahead markers of one mapping: the first chunk of a readahead piece
+// (which ones: lib/worker/readahead.ts) is fetched but held back here instead of installed, so that the reader
 // faults when it gets there (served from memory at once) and the readahead
 // learns where the reader is. A reader slower than the network, which never
 // faults on pages installed ahead of it, is so topped up before it runs out.
 // Fault worker thread.
 
-/** Markers held at most (each one chunk of memory): a window has 8 pieces,
- *  and one reader two windows in flight at most. */
-const MAX_MARKERS = 32;
+import { POLICY } from '../shared/defaults.js';
+
+const MAX_MARKERS = POLICY.readahead.maxMarkers;
 
 export class Markers {
   /** Chunk → its install bytes, oldest first. */
@@ -15,7 +15,7 @@ export class Markers {
   /** First chunks of readahead pieces not fetched yet. */
   private readonly candidates = new Set<number>();
 
-  /** A readahead piece starts at `chunk`: it will be a marker if it arrives whole and nobody waits on it. */
+  /** A readahead piece starts at `chunk`: it will be a marker if nobody waits on it when it arrives. */
   plan(chunk: number): void {
     this.candidates.add(chunk);
   }
@@ -29,7 +29,7 @@ export class Markers {
    *  chunk back when it is a marker. Returns how many chunks were held (0 or
    *  1), and the oldest marker to install when too many are held. */
   hold(first: number, count: number, firstBytes: number, data: Buffer, waitedOn: boolean): { held: number; overflow?: [number, Buffer] } {
-    if (!this.candidates.delete(first) || count < 2 || waitedOn) return { held: 0 };
+    if (!this.candidates.delete(first) || count < 1 || waitedOn) return { held: 0 };
     this.held.set(first, Buffer.from(data.subarray(0, firstBytes)));
     if (this.held.size <= MAX_MARKERS) return { held: 1 };
     // A reader that stopped leaves its markers behind: the oldest goes in, as any fetched chunk.

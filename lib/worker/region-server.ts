@@ -1,11 +1,12 @@
-// Serves one mapping: faults in (fault-intake), single flight per chunk, the
-// chunk cache, fetches scheduled and coalesced (fetch-scheduler) and read from
-// the source, installs (installer) under the resident budget (residency),
-// readahead, and poison for what cannot be read. Fault worker thread only: it
-// never touches mapped memory (rule 1), only its own buffers, whose addresses
-// it hands to the kernel. DESIGN.md tells the life of a mapping around it.
+// Serves one mapping, mechanism only: faults in (fault-intake), single
+// flight per chunk, the chunk cache, fetches scheduled and coalesced
+// (fetch-scheduler) and read from the source, installs (installer) under the
+// resident budget (residency), and poison for what cannot be read. What to
+// fetch beyond a fault (readahead, the fill) is the fetch policy's
+// (fetch-policy.ts). Fault worker thread only: it never touches mapped memory
+// (rule 1), only its own buffers, whose addresses it hands to the kernel.
+// DESIGN.md tells the life of a mapping around it.
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { S3MmapError } from '../shared/errors.js';
 import { native, type RegionInfo } from '../shared/native.js';
 import type { ReadaheadMode, ServeOptions } from '../shared/protocol.js';
@@ -13,24 +14,19 @@ import { Counter, StatsWriter } from '../shared/stats.js';
 import type { Source } from '../sources/source.js';
 import type { BufferPool } from './buffer-pool.js';
 import { ChunkCache } from './chunk-cache.js';
+import { ChunkFlight } from './chunk-flight.js';
 import { ChunkGeometry } from './chunk-geometry.js';
 import type { ObjectCache } from './disk-cache.js';
 import { FaultIntake } from './fault-intake.js';
 import { FetchScheduler } from './fetch-scheduler.js';
-import { Installer, type CopyOutcome } from './installer.js';
-import { Readahead } from './readahead.js';
+import { Installer } from './installer.js';
+import { Placement } from './placement.js';
+import { drainFaults } from './drain.js';
+import { FetchPolicy } from './fetch-policy.js';
 import { Markers } from './markers.js';
 import { PoisonList } from './poison.js';
 import { ResidentSet } from './residency.js';
 import { RunReader } from './run-reader.js';
-
-/** The smallest GET a load() of a long range is split into. */
-const LOAD_MIN_PIECE = 1024 * 1024;
-/** drain(): how long no thread may fault before the region can go, and the
- *  most those waits may add up to (threads reading through attach() views
- *  keep faulting, and keep the region mapped anyway). */
-const DRAIN_QUIET_MS = 100;
-const DRAIN_QUIET_MAX_MS = 2000;
 
 /** Read once: the page size never changes. */
 const pageSize = native.pageSize;
@@ -63,15 +59,12 @@ export class RegionServer {
   private readonly cache: ChunkCache | null;
   private readonly disk: ObjectCache | null;
   private readonly reader: RunReader;
-  private readonly readahead: Readahead | null;
+  private readonly placement: Placement;
+  private readonly policy: FetchPolicy;
   private readonly scheduler: FetchScheduler;
-  private readonly concurrency: number;
-  /** LOAD_MIN_PIECE in chunks. */
-  private readonly loadMinPiece: number;
   private readonly poisoned: PoisonList;
   private readonly markers = new Markers();
-  /** Single flight: a chunk being fetched and installed has one promise. */
-  private readonly pending = new Map<number, Promise<void>>();
+  private readonly flight: ChunkFlight;
   /** One abort signal for every read in flight of this mapping. */
   private readonly abort = new AbortController();
   private watchHandle: object | null = null;
@@ -92,15 +85,23 @@ export class RegionServer {
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l), (tid) => this.intake.isParked(tid));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     this.disk = init.disk;
+    this.placement = new Placement({
+      geometry: this.geometry, installer: this.installer, resident: this.resident, poisoned: this.poisoned,
+      intake: this.intake, markers: this.markers, stats: this.stats, stopped: () => this.stopped,
+    });
+    this.policy = new FetchPolicy(serve.plan, this.geometry.chunks, this.stats);
     this.reader = new RunReader({
       source: init.source, pool: init.pool, geometry: this.geometry, stats: this.stats, cache: this.cache, disk: this.disk,
-      signal: this.abort.signal, stopped: () => this.stopped,
+      signal: this.abort.signal, stopped: () => this.stopped, observe: (bytes, ms) => this.policy.observe(bytes, ms),
     });
-    const maxRunChunks = Math.max(1, Math.floor(serve.fetchSize / serve.chunkSize));
-    this.concurrency = serve.concurrency;
-    this.loadMinPiece = Math.max(1, Math.floor(LOAD_MIN_PIECE / serve.chunkSize));
-    this.readahead = Readahead.forMapping(this.geometry.chunks, serve);
-    this.scheduler = new FetchScheduler({ concurrency: serve.concurrency, maxRunChunks }, (first, count, urgent) => this.readRun(first, count, urgent));
+    this.flight = new ChunkFlight({
+      placement: this.placement, markers: this.markers, cache: this.cache, reader: this.reader,
+      resident: this.resident, poisoned: this.poisoned, stats: this.stats, stopped: () => this.stopped,
+      ownGetBehindFill: !this.disk,
+    });
+    const { concurrency, fetchChunks: maxRunChunks } = serve.plan;
+    this.scheduler = new FetchScheduler({ concurrency, maxRunChunks }, (first, count, urgent, fill) => this.flight.readRun(first, count, urgent, fill));
+    this.flight.attach(this.scheduler);
   }
 
   start(): void {
@@ -114,23 +115,7 @@ export class RegionServer {
     this.draining = true;
     // Fault messages queued but not yet polled are waiting faults too.
     this.onReadable();
-    // Only faulting threads wait here: queued prefetches and load()s end with stop().
-    let quietLeft = DRAIN_QUIET_MAX_MS;
-    for (;;) {
-      const faulted = [...this.intake.waitingChunks()].flatMap((c) => this.pending.get(c) ?? []);
-      if (faulted.length === 0) break;
-      await Promise.allSettled(faulted);
-      // A woken thread still has to copy: a write(2) from the Buffer on a pool
-      // thread goes on through the rest of its range, faulting on the next
-      // chunk. Nothing tells when it is done, so the region stays served until
-      // no thread has faulted for a while.
-      let seen;
-      do {
-        seen = this.stats.counters[Counter.faults];
-        await sleep(DRAIN_QUIET_MS);
-        quietLeft -= DRAIN_QUIET_MS;
-      } while (seen !== this.stats.counters[Counter.faults] && quietLeft > 0);
-    }
+    await drainFaults({ waitingChunks: () => this.intake.waitingChunks(), pending: (c) => this.flight.get(c), stats: this.stats });
     // Disk cache writes in flight end before the region goes.
     await this.disk?.flush();
   }
@@ -155,13 +140,10 @@ export class RegionServer {
   async load(offset: number, length: number): Promise<void> {
     const [first, last] = this.geometry.span(offset, length);
     const work: Promise<void>[] = [];
-    // A bounded range is spread over every connection: pieces of about
-    // 1/concurrency of it (a first byte costs the same for any size), but
-    // not below LOAD_MIN_PIECE, where requests would cost more than they save.
-    const n = last - first + 1;
-    const piece = Math.max(Math.min(n, this.loadMinPiece), Math.ceil(n / this.concurrency));
+    // A bounded range is spread over every connection.
+    const piece = this.policy.loadPiece(last - first + 1);
     this.scheduler.hold();
-    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.ensure(c, true, piece));
+    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.flight.ensure(c, true, piece));
     this.scheduler.release();
     await Promise.all(work);
   }
@@ -177,12 +159,12 @@ export class RegionServer {
   /** Drops installed pages of a range (they fault again on the next touch). */
   evict(offset: number, length: number): void {
     const [first, last] = this.geometry.span(offset, length);
-    for (let c = first; c <= last; c++) if (!this.pending.has(c)) this.resident.drop(c);
+    for (let c = first; c <= last; c++) if (!this.flight.has(c)) this.resident.drop(c);
     this.stats.set(Counter.residentBytes, this.resident.bytes);
   }
 
   setReadahead(mode: ReadaheadMode): void {
-    this.readahead?.setMode(mode);
+    this.policy.setMode(mode);
   }
 
   private onReadable(): void {
@@ -204,115 +186,33 @@ export class RegionServer {
       this.installer.wake(this.geometry.start(chunk), this.geometry.installBytes(chunk));
       return;
     }
-    this.ensure(chunk, true).catch(() => {});
-    const plan = this.draining ? null : this.readahead?.onFault(chunk);
+    const waits = !this.markers.has(chunk) && !this.cache?.has(chunk);
+    this.flight.ensure(chunk, true).catch(() => {});
+    if (this.draining) return;
+    const plan = this.policy.onFault(chunk, waits, {
+      missingBytes: this.geometry.size - this.resident.bytes - this.flight.size * this.geometry.chunkSize,
+      residentBytes: this.resident.bytes,
+    });
     if (!plan) return;
-    if (!plan.down) {
-      // Every new piece starts with a marker: the reader faults once a piece,
-      // and each of those faults tops the window up by about a piece.
-      for (let c = plan.frontier; c < plan.to; c += plan.piece) this.markers.plan(c);
-      for (let c = plan.from; c < plan.to; c++) this.prefetchChunk(c, plan.piece);
-      return;
+    for (const m of plan.markers) this.markers.plan(m);
+    for (const [from, to] of plan.pieces) for (let c = from; c < to; c++) this.prefetchChunk(c, to - from);
+    if (plan.fill) this.fill(plan.fillPiece);
+  }
+
+  /** Queues every chunk not installed nor on its way, behind faults and readahead. */
+  private fill(piece: number): void {
+    this.scheduler.hold();
+    for (let c = 0; c < this.geometry.chunks; c++) {
+      if (this.prefetchChunk(c, piece, true)) this.stats.add(Counter.fillChunks);
     }
-    // Below a reader moving down: the nearest piece first, each queued upwards so that it is one GET.
-    for (let top = plan.to; top > plan.from; top -= plan.piece) {
-      for (let c = Math.max(plan.from, top - plan.piece); c < top; c++) this.prefetchChunk(c, plan.piece);
-    }
+    this.scheduler.release();
   }
 
   /** `piece`: most chunks one GET of this prefetch carries. */
-  private prefetchChunk(c: number, piece?: number): void {
-    if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c) || this.markers.has(c)) return;
+  private prefetchChunk(c: number, piece?: number, fill = false): boolean {
+    if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.flight.has(c) || this.poisoned.has(c) || this.markers.has(c)) return false;
     this.stats.add(Counter.prefetchedChunks);
-    this.ensure(c, false, piece).catch(() => {});
-  }
-
-  private ensure(chunk: number, urgent: boolean, piece?: number): Promise<void> {
-    // A marker is installed the moment a fault or load() wants it, even while
-    // the run that brought it is still going (a run through the disk cache
-    // may wait on other processes): that run's promise would not install it.
-    const held = urgent ? this.markers.take(chunk) : undefined;
-    if (held) {
-      this.stats.add(Counter.markerHits);
-      return this.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
-    }
-    const existing = this.pending.get(chunk);
-    if (existing) {
-      if (urgent) this.scheduler.promote(chunk);
-      return existing;
-    }
-    const p = this.fill(chunk, urgent, piece).finally(() => {
-      this.pending.delete(chunk);
-      // A candidate that was carried inside another run is no marker.
-      this.markers.settled(chunk);
-    });
-    this.pending.set(chunk, p);
-    return p;
-  }
-
-  private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
-    try {
-      const cached = this.cache?.get(chunk);
-      if (cached) {
-        this.stats.add(Counter.cacheHits);
-        await this.install(chunk, 1, cached);
-      } else {
-        await this.scheduler.request(chunk, urgent, piece);
-      }
-    } catch (err) {
-      this.failed(chunk, err);
-    }
-  }
-
-  private failed(chunk: number, err: unknown): void {
-    // A run read through the disk cache installs chunk by chunk: one that made it in is not failed.
-    if (this.stopped || this.resident.has(chunk)) return;
-    this.poisoned.fail(chunk, err as Error);
-    throw err;
-  }
-
-  /** One run of chunks read (run-reader.ts) and installed, its first chunk
-   *  held back when it is a readahead marker. */
-  private async readRun(first: number, count: number, urgent: boolean): Promise<void> {
-    this.stats.add(Counter.inflight);
-    try {
-      await this.reader.read(first, count, async (chunk, n, data) => {
-        const { held, overflow } = urgent ? { held: 0 } : this.markers.hold(chunk, n, this.geometry.installBytes(chunk), data, this.intake.isWaiting(chunk));
-        if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
-        if (held < n) await this.install(chunk + held, n - held, data.subarray(held * this.geometry.chunkSize));
-      });
-    } finally {
-      this.stats.add(Counter.inflight, -1);
-    }
-  }
-
-  /** Installs `count` chunks from `first` held contiguously in `data`: copies
-   *  without waking, records residency, then one UFFDIO_WAKE for the run. */
-  private async install(first: number, count: number, data: Buffer): Promise<void> {
-    if (this.stopped) return;
-    const start = this.geometry.start(first);
-    // A load() retrying a chunk that failed before: its poison markers go, so the copy can install pages there.
-    this.poisoned.clear(first, count);
-    // Room taken from chunks that woken threads have not read yet would
-    // starve them (residency.ts): wait until they have.
-    let evicted = this.resident.reserve(data.length);
-    while (evicted === null) {
-      await this.resident.room();
-      if (this.stopped) return;
-      evicted = this.resident.reserve(data.length, true);
-    }
-    if (evicted) this.stats.add(Counter.evictions, evicted);
-    let outcome: CopyOutcome = 'gone';
-    try {
-      outcome = await this.installer.copy(start, data, () => {
-        this.stats.add(Counter.installs, count);
-        for (let c = first; c < first + count; c++) this.resident.add(c, this.intake.settle(c));
-        this.stats.set(Counter.residentBytes, this.resident.bytes);
-        this.stats.set(Counter.residentPeak, this.resident.highWater);
-      });
-    } finally {
-      if (outcome !== 'installed') this.resident.cancel(data.length);
-    }
-    if (outcome === 'installed') this.installer.wake(start, data.length);
+    this.flight.ensure(c, false, piece, fill).catch(() => {});
+    return true;
   }
 }

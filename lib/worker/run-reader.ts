@@ -27,6 +27,8 @@ export interface RunReaderParts {
   /** Aborts every read of the mapping (stop()). */
   signal: AbortSignal;
   stopped: () => boolean;
+  /** A GET of `bytes` took `ms` (the network model learns from it). */
+  observe?: (bytes: number, ms: number) => void;
 }
 
 export class RunReader {
@@ -47,7 +49,7 @@ export class RunReader {
     try {
       // The last chunk installs whole pages; the tail past the object's end is zero and no view exposes it.
       if (this.p.disk) return await this.throughDisk(first, length, run, deliver);
-      await source.read(start, length, run.buf, this.p.signal);
+      await this.timed(length, () => source.read(start, length, run.buf, this.p.signal));
       run.buf.fill(0, length);
       this.counted(1, count, length);
       if (this.p.stopped()) return;
@@ -64,7 +66,7 @@ export class RunReader {
     run.buf.fill(0, length);
     const fetched = await new CachedRun(this.p.disk!, geometry.start(first), length, run.buf, chunkSize, {
       fetch: async (offset, bytes, at) => {
-        await source.read(offset, bytes, run.buf.subarray(at), this.p.signal);
+        await this.timed(bytes, () => source.read(offset, bytes, run.buf.subarray(at), this.p.signal));
         this.counted(1, 0, bytes);
       },
       install: async (i, n) => {
@@ -81,6 +83,12 @@ export class RunReader {
       signal: this.p.signal,
     }).run();
     stats.add(Counter.chunksFetched, fetched);
+  }
+
+  private async timed(bytes: number, read: () => Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    await read();
+    this.p.observe?.(bytes, performance.now() - t0);
   }
 
   private counted(fetches: number, chunks: number, bytes: number): void {

@@ -17,6 +17,7 @@ export const PINNED = {
     readahead: 128 * MiB,
     concurrency: 16,
     residentBudget: 0,
+    fill: 'auto',
     diskCache: {
       size: 4 * 1024 * MiB,
       lowWater: 0.9,
@@ -35,10 +36,11 @@ export const PINNED = {
       openTimeoutMs: 15_000,
     },
   },
-  /** lib/worker/readahead.ts: a confirmed stream's smallest window, in
-   *  chunks; its window as a share of what it has read; GETs per window; the
-   *  streams tracked at once. */
-  readahead: { initialWindow: 4, windowPerRead: 1, piecesPerWindow: 8, maxStreams: 8 },
+  /** POLICY.readahead (lib/shared/defaults.ts): close steps that confirm a
+   *  stream and how far a close step reaches, a confirmed stream's smallest
+   *  window in chunks, its window as a share of what it has read, the streams
+   *  (and strides) tracked at once, touches that make a stride, markers held. */
+  readahead: { confirmSteps: 3, closeStep: 2, initialWindow: 4, windowPerRead: 1, maxStreams: 8, strideTouches: 4, maxMarkers: 32 },
   /** native/exit_guard.cc kExitGraceMs: how long an exiting process with threads
    *  parked in faults is given before the watchdog ends it. */
   exitGraceMs: 750,

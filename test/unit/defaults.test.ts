@@ -5,7 +5,7 @@
 // purpose is updated in the pins and the README together. Vitest 'unit'
 // project, test-file thread.
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../lib/shared/defaults.js';
+import { DEFAULTS, POLICY } from '../../lib/shared/defaults.js';
 import { formatBytes } from '../../lib/shared/sizes.js';
 import { allPagesText } from '../helpers/doc-pages.js';
 import { PINNED } from '../helpers/pins.js';
@@ -18,6 +18,10 @@ describe('defaults', () => {
     expect(DEFAULTS).toEqual(PINNED.defaults);
   });
 
+  it("the readahead's tunables are the pinned ones", () => {
+    expect(POLICY.readahead).toEqual(PINNED.readahead);
+  });
+
   it("the README's options table states the same sizes and counts", () => {
     const row = (option: string) => new RegExp(`\\| \`${option}\` \\| ([^|]+) \\|`).exec(readme)?.[1].trim();
     const human = (n: number) => formatBytes(n).replace(/\.0+ /, ' ');
@@ -27,7 +31,8 @@ describe('defaults', () => {
     expect(row('cacheSize')).toBe(human(DEFAULTS.cacheSize));
     expect(row('concurrency')).toBe(String(DEFAULTS.concurrency));
     expect(row('residentBudget')).toBe('0 (no cap)');
-    expect(readme).toContain(`(the window is what the stream has read so far, ${PINNED.readahead.initialWindow} chunks at least, fetched in ${PINNED.readahead.piecesPerWindow} GETs)`);
+    expect(readme).toContain(`confirmed by ${PINNED.readahead.confirmSteps} close steps (the window is what the stream has read so far, ${PINNED.readahead.initialWindow} chunks at least, one GET per connection)`);
+    expect(row('fill')).toBe(DEFAULTS.fill);
   });
 
   it("the README's retry paragraph states the same policy", () => {

@@ -35,15 +35,21 @@ describe('resolveOptions: defaults', () => {
 
   it('fills every option from the defaults table', () => {
     const d = PINNED.defaults;
-    expect(resolveOptions({}, 's3://b/k')).toEqual({
+    expect(resolveOptions({}, 's3://b/k', 's3:e')).toEqual({
       chunkSize: d.chunkSize, fetchSize: d.fetchSize, cacheSize: d.cacheSize, readahead: d.readahead,
-      concurrency: d.concurrency, residentBudget: d.residentBudget, label: 's3://b/k', userModeOnly: false, diskCache: null,
+      concurrency: d.concurrency, residentBudget: d.residentBudget, fill: d.fill, label: 's3://b/k', userModeOnly: false, diskCache: null,
+      // The same in chunks: what the fault worker serves by.
+      plan: {
+        chunkSize: d.chunkSize, fetchChunks: d.fetchSize / d.chunkSize, readaheadChunks: d.readahead / d.chunkSize,
+        loadMinPieceChunks: MiB / d.chunkSize, concurrency: d.concurrency, budgetChunks: 0, fill: d.fill, endpoint: 's3:e',
+      },
     });
   });
 
   it('takes sizes as numbers or strings, and userModeOnly as given', () => {
-    expect(resolveOptions({ chunkSize: '16k', fetchSize: '1m', cacheSize: '2m', readahead: '4MiB', concurrency: 3, userModeOnly: true }, 'y')).toEqual({
-      chunkSize: 16 * KiB, fetchSize: MiB, cacheSize: 2 * MiB, readahead: 4 * MiB, concurrency: 3, residentBudget: 0, label: 'y', userModeOnly: true, diskCache: null,
+    expect(resolveOptions({ chunkSize: '16k', fetchSize: '1m', cacheSize: '2m', readahead: '4MiB', concurrency: 3, userModeOnly: true, fill: 'off' }, 'y')).toEqual({
+      chunkSize: 16 * KiB, fetchSize: MiB, cacheSize: 2 * MiB, readahead: 4 * MiB, concurrency: 3, residentBudget: 0, fill: 'off', label: 'y', userModeOnly: true, diskCache: null,
+      plan: { chunkSize: 16 * KiB, fetchChunks: 64, readaheadChunks: 256, loadMinPieceChunks: 64, concurrency: 3, budgetChunks: 0, fill: 'off', endpoint: 'local' },
     });
     expect(resolveOptions({ chunkSize: 8192, cacheSize: 0, readahead: 0 }, 'z')).toMatchObject({ chunkSize: 8192, cacheSize: 0, readahead: 0 });
   });
@@ -94,6 +100,10 @@ describe('resolveOptions: every refusal, in one line with code EINVAL', () => {
     expect(resolveOptions({ residentBudget: 64 * KiB }, 'x').residentBudget).toBe(64 * KiB);
   });
 
+  it('a fill mode other than auto, off or eager', () => {
+    expect(refused({ fill: 'always' as 'auto' })).toMatchObject({ code: 'EINVAL', message: "s3mmap: fill 'always' is not one of auto, off, eager" });
+  });
+
   it('the chunk size is checked first: nothing else is looked at', () => {
     expect(refused({ chunkSize: 1000, concurrency: 0, fetchSize: 'bad' }).message).toMatch(/^s3mmap: chunk size 1000 /);
   });
@@ -109,6 +119,8 @@ describe('resolveOptions: clamps', () => {
 
   it('under a resident budget: one GET at most a quarter of it, readahead at most half', () => {
     expect(resolveOptions({ residentBudget: '1m' }, 'x')).toMatchObject({ fetchSize: 256 * KiB, readahead: 512 * KiB, residentBudget: MiB });
+    // ... and the plan in chunks says the same.
+    expect(resolveOptions({ residentBudget: '1m' }, 'x').plan).toMatchObject({ fetchChunks: 4, readaheadChunks: 8, budgetChunks: 16 });
     expect(resolveOptions({ residentBudget: '128m' }, 'x')).toMatchObject({ fetchSize: 8 * MiB, readahead: 64 * MiB });
     expect(resolveOptions({ residentBudget: '40m' }, 'x')).toMatchObject({ fetchSize: 8 * MiB, readahead: 20 * MiB });
     // A quarter rounds down to whole chunks: 1000k / 4 = 250k -> 192k.

@@ -1,276 +1,273 @@
-// Unit tests of lib/worker/readahead.ts (pure: fault chunk in, chunks to fetch
-// out): stream detection and its skip tolerance, the window (what the stream
-// has read, pinned in test/helpers/pins.ts) and its pieces, top-ups in whole
-// pieces, the cap, the object's end, readers moving down, the advice modes
-// and the stream table. Vitest 'unit' project, test-file thread.
+// Unit tests of lib/worker/readahead.ts (pure: fault chunk in, pieces and
+// markers out): what confirms a stream (close faults only), the window (what
+// the stream has read, pinned in test/helpers/pins.ts) and its pieces (one per
+// connection, at most the model's piece), top-ups in whole pieces, the cap,
+// the object's end, readers moving down, strides (fetched at what they touch,
+// never the gaps), random readers (nothing ahead), the advice modes and the
+// stream table. Vitest 'unit' project, test-file thread.
 import { describe, expect, it } from 'vitest';
-import { Readahead, type ReadaheadLimits } from '../../lib/worker/readahead.js';
+import { Readahead, type ReadaheadLimits, type ReadaheadPlan } from '../../lib/worker/readahead.js';
 import { PINNED } from '../helpers/pins.js';
 
-const { initialWindow: W0, windowPerRead, piecesPerWindow, maxStreams } = PINNED.readahead;
+const { initialWindow: W0, windowPerRead, confirmSteps, closeStep, maxStreams, strideTouches } = PINNED.readahead;
 
-function ra(chunks: number, maxWindow: number, more: Partial<ReadaheadLimits> = {}): Readahead {
-  return new Readahead({ chunks, maxWindow, maxPiece: 128, maxSkip: 256, ...more });
+function ra(chunks: number, maxWindow: number, more: Partial<ReadaheadLimits> = {}, maxPiece = 128, gap = 0): Readahead {
+  const r = new Readahead({ chunks, maxWindow, connections: 16, ...more });
+  r.tune({ maxPiece, gap });
+  return r;
 }
 
-const up = (from: number, to: number, piece: number, frontier = from) => ({ from, to, piece, down: false, frontier });
+/** Pieces [from, to) of `piece` chunks from `from` (the last one cut at `to`). */
+function pieces(from: number, to: number, piece: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let c = from; c < to; c += piece) out.push([c, Math.min(to, c + piece)]);
+  return out;
+}
 
-/** A reader that faults only where nothing was asked for yet (each fetch lands
+/** Everything a plan asks for, as a sorted list of chunks. */
+function asked(p: ReadaheadPlan | null): number[] {
+  return (p?.pieces ?? []).flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i)).sort((x, y) => x - y);
+}
+
+/** Faults that confirm a stream from `c`: c, c+1, ... (confirmSteps close steps). */
+function confirm(r: Readahead, c: number): ReadaheadPlan | null {
+  for (let i = 0; i < confirmSteps; i++) expect(r.onFault(c + i)).toBeNull();
+  return r.onFault(c + confirmSteps);
+}
+
+/** A reader that faults only where nothing was asked yet (each fetch lands
  *  before it reads on): the chunks it faults on and the windows it got. */
 function scan(r: Readahead, chunks: number): { faults: number[]; windows: number[] } {
-  let asked = 0;
+  let end = 0;
   const faults: number[] = [];
   const windows: number[] = [];
-  for (let c = 0; c < chunks; c = Math.max(c + 1, asked)) {
+  for (let c = 0; c < chunks; c = Math.max(c + 1, end)) {
     faults.push(c);
     const plan = r.onFault(c);
-    if (plan) windows.push(plan.to - c - 1);
-    asked = plan ? plan.to : c + 1;
+    if (plan) windows.push(plan.pieces.at(-1)![1] - c - 1);
+    end = plan ? plan.pieces.at(-1)![1] : c + 1;
   }
   return { faults, windows };
 }
 
 describe('Readahead: a stream and its window', () => {
-  it('a first fault fetches nothing ahead; the next chunk confirms the stream with the initial window', () => {
+  it(`a stream is confirmed by ${confirmSteps} close steps: nothing is fetched ahead before, then the initial window`, () => {
+    expect([confirmSteps, closeStep, W0, windowPerRead]).toEqual([3, 2, 4, 1]);
     const r = ra(1000, 512);
-    expect(r.onFault(0)).toBeNull();
-    expect(r.onFault(1)).toEqual(up(2, 2 + W0, 1));
+    expect(confirm(r, 0)).toEqual({ pieces: pieces(4, 4 + W0, 1), markers: [], scanFromStart: W0 });
   });
 
   it('the window is what the stream has read: each fault at the end of what was asked doubles what the reader has', () => {
-    expect([W0, windowPerRead, piecesPerWindow]).toEqual([4, 1, 8]);
     const { faults, windows } = scan(ra(100_000, 100_000), 600);
-    expect(faults).toEqual([0, 1, 6, 14, 29, 58, 115, 221, 418]);
-    // Window = chunks read so far (the fault's own included), 4 at least,
-    // asked in whole pieces (an eighth of it): 15 read gives 7 pieces of 2.
-    expect(windows).toEqual([4, 7, 14, 28, 56, 105, 196, 371]);
+    expect(faults).toEqual([0, 1, 2, 3, 8, 18, 37, 74, 150, 301, 587]);
+    // Window = chunks read (the fault's own included), 4 at least, asked in
+    // whole pieces (a sixteenth of it, one per connection): 19 read gives 9 pieces of 2.
+    expect(windows).toEqual([4, 9, 18, 36, 75, 150, 285, 555]);
   });
 
   it('the cap holds the window once the stream has read that much', () => {
     const { faults, windows } = scan(ra(100_000, 64), 500);
-    expect(faults).toEqual([0, 1, 6, 14, 29, 58, 115, 180, 245, 310, 375, 440]);
-    expect(windows).toEqual([4, 7, 14, 28, 56, 64, 64, 64, 64, 64, 64]);
+    expect(faults).toEqual([0, 1, 2, 3, 8, 18, 37, 74, 139, 204, 269, 334, 399, 464]);
+    expect(windows).toEqual([4, 9, 18, 36, 64, 64, 64, 64, 64, 64, 64]);
   });
 
-  it('pieces are an eighth of the window, at least one chunk, at most maxPiece', () => {
-    const r = ra(100_000, 100_000, { maxPiece: 16 });
-    r.onFault(0);
-    expect(r.onFault(1)!.piece).toBe(1); // window 4
-    expect(r.onFault(6)!.piece).toBe(1); // window 7
-    expect(r.onFault(14)!.piece).toBe(2); // window 15
-    expect(r.onFault(29)!.piece).toBe(4); // window 30
-    expect(r.onFault(58)!.piece).toBe(8); // window 59
-    expect(r.onFault(115)!.piece).toBe(15); // window 116
-    expect(r.onFault(230)!.piece).toBe(16); // window 231, capped by maxPiece
+  it("pieces spread a window over every connection, at least one chunk, at most the model's piece; each piece of two chunks or more starts with a marker", () => {
+    const r = ra(100_000, 100_000, { connections: 4 }, 16);
+    expect(confirm(r, 0)).toEqual({ pieces: pieces(4, 8, 1), markers: [], scanFromStart: 4 }); // window 4 (a stream from the object's start says so)
+    expect(r.onFault(8)).toEqual({ pieces: pieces(9, 18, 3), markers: [9, 12, 15], scanFromStart: 9 }); // window 9: pieces of 3
+    const big = r.onFault(18)!; // window 19: pieces of 5
+    expect(big.pieces[0]).toEqual([19, 24]);
+    const huge = ra(100_000, 100_000, { connections: 4 }, 16);
+    huge.setMode('sequential');
+    expect(huge.onFault(0)!.pieces[0]).toEqual([1, 17]); // capped at 16 by the model
   });
 
   it('never asks past the object: the window is clamped to the last chunk, and at the end nothing is asked', () => {
     const r = ra(8, 512);
-    r.onFault(0);
-    expect(r.onFault(1)).toEqual(up(2, 6, 1));
-    expect(r.onFault(6)).toEqual(up(7, 8, 1));
+    expect(asked(confirm(r, 0))).toEqual([4, 5, 6, 7]);
     expect(r.onFault(7)).toBeNull();
   });
 
   it('tops up only by whole pieces (but for the last one of the object); a fault inside what was asked re-asks the holes below the frontier', () => {
-    const r = ra(1000, 64);
+    const r = ra(1000, 64, { connections: 8 });
     r.setMode('sequential');
-    expect(r.onFault(0)).toEqual(up(1, 65, 8));
+    expect(r.onFault(0)).toEqual({ pieces: pieces(1, 65, 8), markers: [1, 9, 17, 25, 33, 41, 49, 57], scanFromStart: 64 });
     // 3 chunks more would be less than a piece: only what lies below the frontier (the caller skips what is on its way).
-    expect(r.onFault(3)).toEqual(up(4, 65, 8, 65));
+    expect(r.onFault(3)).toEqual({ pieces: pieces(4, 65, 8), markers: [], scanFromStart: 64 });
     // 9 more is a piece and more: the frontier moves by one piece.
-    expect(r.onFault(9)).toEqual(up(10, 73, 8, 65));
+    expect(r.onFault(9)).toEqual({ pieces: [...pieces(10, 65, 8), [65, 73]], markers: [65], scanFromStart: 64 });
   });
 });
 
-describe('Readahead: skips', () => {
-  it('a confirmed stream that jumps forward within its window stays a stream', () => {
+describe('Readahead: what continues a stream', () => {
+  it('a confirmed stream continues with a fault inside what it asked for, or one piece past it', () => {
     const r = ra(1000, 512);
-    r.onFault(0);
-    r.onFault(1); // window 4, asked up to 6
-    expect(r.onFault(8)).toEqual(up(9, 17, 2)); // 2 past the end: read 9, window 9, 4 pieces of 2
-  });
-
-  it('a jump past its end by its window or more is a new stream', () => {
-    const r = ra(1000, 512);
-    r.onFault(0);
-    r.onFault(1); // window 4, asked up to 6
-    expect(r.onFault(10)).toBeNull();
-    // ... and a cap on the tolerance however large the window
-    const big = ra(100_000, 100_000, { maxSkip: 16 });
-    big.setMode('sequential'); // window 100,000 at once
-    big.onFault(0);
-    expect(big.onFault(100_001 + 16)).toBeNull();
-  });
-
-  it('a confirmed stream reaches as far below its start as above its end', () => {
-    const r = ra(1000, 512);
-    r.onFault(100);
-    r.onFault(101); // window 4, asked from 100 up to 106
-    expect(r.onFault(96)).toEqual({ from: 91, to: 96, piece: 1, down: true, frontier: 96 }); // 4 below: read 5
+    confirm(r, 0); // asked up to 8, pieces of 1
+    expect(asked(r.onFault(8))).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17]); // read 9
     const s = ra(1000, 512);
-    s.onFault(100);
-    s.onFault(101);
-    expect(s.onFault(95)).toBeNull(); // 5 below: a new stream
+    confirm(s, 0);
+    expect(s.onFault(10)).toBeNull(); // two past what it asked: a new stream
   });
 
-  it('a new stream tolerates skipping one chunk, not two', () => {
+  it(`an unconfirmed stream's close step is at most ${closeStep} chunks, either way`, () => {
     const a = ra(1000, 512);
     a.onFault(0);
-    expect(a.onFault(2)).toEqual(up(3, 7, 1)); // read 3, window 4
+    a.onFault(2);
+    a.onFault(4);
+    expect(asked(a.onFault(6))).toEqual([7, 8, 9, 10, 11, 12, 13]); // read 7
     const b = ra(1000, 512);
     b.onFault(0);
     expect(b.onFault(3)).toBeNull();
+    expect(b.onFault(6)).toBeNull(); // 3 and 6: each a new stream, never confirmed
   });
 
-  it('strided faults one window apart never become a stream', () => {
-    const r = ra(100_000, 512);
-    for (let c = 0; c < 10_000; c += 256) expect(r.onFault(c)).toBeNull();
-  });
-});
-
-describe('Readahead: from a mapping\'s options', () => {
-  const KiB = 1024;
-  const MiB = 1024 * KiB;
-  it('off when the readahead is no more than one chunk', () => {
-    expect(Readahead.forMapping(1000, { chunkSize: 64 * KiB, fetchSize: 8 * MiB, readahead: 64 * KiB })).toBeNull();
-    expect(Readahead.forMapping(1000, { chunkSize: 64 * KiB, fetchSize: 8 * MiB, readahead: 128 * KiB })).not.toBeNull();
-  });
-
-  it('the window cap is the readahead in chunks, a piece at most one fetch, and the skip tolerance 16 MiB', () => {
-    const options = { chunkSize: 64 * KiB, fetchSize: 8 * MiB, readahead: 128 * MiB };
-    const sequential = Readahead.forMapping(100_000, options)!;
-    sequential.setMode('sequential');
-    // 2,048 chunks at once in pieces of 128 chunks (8 MiB), not an eighth (256).
-    expect(sequential.onFault(0)).toEqual(up(1, 2049, 128));
-    // A stream whose window is past 256 chunks tolerates a jump of 256 (16 MiB) less one.
-    const grown = () => {
-      const r = Readahead.forMapping(100_000, options)!;
-      const { faults, windows } = scan(r, 419);
-      expect([faults.at(-1), windows.at(-1)]).toEqual([418, 371]); // asked up to 790
-      return r;
-    };
-    expect(grown().onFault(790 + 255)).not.toBeNull();
-    expect(grown().onFault(790 + 256)).toBeNull();
-    // The same options in 1 MiB chunks: 128 chunks, pieces of 8, a tolerance of 16.
-    const big = { ...options, chunkSize: MiB };
-    const bigSequential = Readahead.forMapping(10_000, big)!;
-    bigSequential.setMode('sequential');
-    expect(bigSequential.onFault(0)).toEqual(up(1, 129, 8));
-    const bigGrown = () => {
-      const r = Readahead.forMapping(10_000, big)!;
-      expect(scan(r, 30).windows.at(-1)).toBe(28); // fault 29: asked up to 58
-      return r;
-    };
-    expect(bigGrown().onFault(58 + 15)).not.toBeNull();
-    expect(bigGrown().onFault(58 + 16)).toBeNull();
-  });
-});
-
-describe('Readahead: a reader moving down', () => {
-  it('gets its window below it, and the window grows with what it read', () => {
-    const r = ra(1000, 512);
-    expect(r.onFault(100)).toBeNull();
-    expect(r.onFault(99)).toEqual({ from: 95, to: 99, piece: 1, down: true, frontier: 99 });
-    expect(r.onFault(94)).toEqual({ from: 87, to: 94, piece: 1, down: true, frontier: 94 });
-  });
-
-  it('never below chunk 0', () => {
-    const r = ra(1000, 512);
-    r.onFault(3);
-    expect(r.onFault(2)).toEqual({ from: 0, to: 2, piece: 1, down: true, frontier: 2 });
-    expect(r.onFault(0)).toBeNull();
-  });
-});
-
-describe('Readahead: what is not a stream', () => {
-  it('scattered faults never fetch ahead', () => {
-    const r = ra(10_000, 512);
-    for (const c of [500, 100, 9000, 3, 7000, 5000]) expect(r.onFault(c)).toBeNull();
+  it('a random reader never fetches ahead, however many faults land near earlier ones', () => {
+    // 16 MiB of 64 KiB chunks, as under a resident budget: faults land next to remembered ones often.
+    let x = 12345;
+    const next = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24);
+    const r = ra(256, 8);
+    let plans = 0;
+    let extra = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const p = r.onFault(next());
+      if (p) plans++;
+      extra += asked(p).length;
+    }
+    // Three close steps in a row on one stream: a few in a thousand faults at most.
+    expect(plans / 20_000).toBeLessThan(0.005);
+    expect(extra / 20_000).toBeLessThan(0.02);
   });
 
   it('a fault on the same chunk again starts nothing', () => {
     const r = ra(1000, 512);
     r.onFault(10);
     expect(r.onFault(10)).toBeNull();
-    // The stream at 10 is still there: 11 confirms it.
-    expect(r.onFault(11)).toEqual(up(12, 12 + W0, 1));
+    r.onFault(11);
+    r.onFault(12);
+    expect(asked(r.onFault(13))).toEqual([14, 15, 16, 17]);
+  });
+});
+
+describe('Readahead: strides', () => {
+  it(`${strideTouches} touches at equal steps make a stride: the next ones are fetched (their chunks only, as markers), as many as touches seen, never the gaps`, () => {
+    expect(strideTouches).toBe(4);
+    const r = ra(100_000, 512);
+    for (const c of [0, 256, 512]) expect(r.onFault(c)).toBeNull();
+    expect(r.onFault(768)).toEqual({ pieces: [[1024, 1025], [1280, 1281], [1536, 1537], [1792, 1793]], markers: [1024, 1280, 1536, 1792] });
+    // The reader reaches the first marker: five touches now, the strides asked so far are not asked again.
+    expect(r.onFault(1024)).toEqual({ pieces: [[2048, 2049], [2304, 2305]], markers: [2048, 2304] });
+  });
+
+  it('a touch of two chunks (a read across a chunk boundary) fetches two chunks per stride', () => {
+    const r = ra(100_000, 512);
+    for (const c of [0, 256, 512]) {
+      r.onFault(c);
+      r.onFault(c + 1);
+    }
+    expect(r.onFault(768)!.pieces).toEqual([[1024, 1026], [1280, 1282], [1536, 1538], [1792, 1794]]);
+  });
+
+  it("a gap no larger than the model's gap is fetched with the touches around it", () => {
+    const r = ra(100_000, 512, {}, 128, 8);
+    for (const c of [0, 8, 16]) r.onFault(c);
+    expect(r.onFault(24)!.pieces).toEqual([[32, 40], [40, 48], [48, 56], [56, 64]]);
+  });
+
+  it('strides ahead are bounded by the window and the connections', () => {
+    const r = ra(100_000, 2, { connections: 2 });
+    for (const c of [0, 100, 200]) r.onFault(c);
+    expect(r.onFault(300)!.pieces).toEqual([[400, 401], [500, 501]]);
+  });
+
+  it('uneven steps are no stride, nor are steps alternating 25 and 26 chunks (a stride of 25.6 chunks: every other touch is 51 apart)', () => {
+    const r = ra(100_000, 512);
+    for (const c of [0, 256, 512, 770, 1030]) expect(r.onFault(c)).toBeNull();
+    const alt = ra(100_000, 512);
+    let c = 0;
+    for (let i = 0; i < 40; i++, c += i % 2 ? 25 : 26) expect(alt.onFault(c)).toBeNull();
+  });
+});
+
+describe('Readahead: from a plan', () => {
+  it('off when the readahead is no more than one chunk', () => {
+    expect(Readahead.forPlan(1000, { readaheadChunks: 1, concurrency: 16 })).toBeNull();
+    expect(Readahead.forPlan(1000, { readaheadChunks: 2, concurrency: 16 })).not.toBeNull();
+  });
+});
+
+describe('Readahead: a reader moving down', () => {
+  it('gets its window below it, nearest piece first, and the window grows with what it read', () => {
+    const r = ra(1000, 512);
+    r.onFault(100);
+    r.onFault(99);
+    r.onFault(98);
+    expect(r.onFault(97)).toEqual({ pieces: [[96, 97], [95, 96], [94, 95], [93, 94]], markers: [] });
+    expect(asked(r.onFault(92))).toEqual([83, 84, 85, 86, 87, 88, 89, 90, 91]);
+  });
+
+  it('never below chunk 0', () => {
+    const r = ra(1000, 512);
+    r.onFault(5);
+    r.onFault(4);
+    r.onFault(3);
+    expect(asked(r.onFault(2))).toEqual([0, 1]);
+    expect(r.onFault(0)).toBeNull();
   });
 });
 
 describe('Readahead: modes', () => {
   it("'sequential': a new stream gets the whole window at once, clamped to the object", () => {
-    const r = ra(1000, 64);
+    const r = ra(1000, 64, { connections: 8 });
     r.setMode('sequential');
-    expect(r.onFault(0)).toEqual(up(1, 65, 8));
+    expect(asked(r.onFault(0))).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
     const small = ra(10, 64);
     small.setMode('sequential');
-    expect(small.onFault(3)).toEqual(up(4, 10, 8));
+    expect(asked(small.onFault(3))).toEqual([4, 5, 6, 7, 8, 9]);
   });
 
-  it("'random': nothing ahead, even for a sequential reader", () => {
-    const r = ra(1000, 64);
+  it("'random': nothing ahead, even for a sequential or strided reader", () => {
+    const r = ra(100_000, 64);
     r.setMode('random');
     for (let c = 0; c < 50; c++) expect(r.onFault(c)).toBeNull();
+    for (let c = 1000; c < 10_000; c += 256) expect(r.onFault(c)).toBeNull();
   });
 
   it("back to 'normal' after 'random' detects streams again; a mode change forgets the streams", () => {
     const r = ra(1000, 64);
     r.onFault(0);
+    r.onFault(1);
+    r.onFault(2);
     r.setMode('random');
     r.setMode('normal');
-    // The stream at 0 was forgotten: 10 is a new stream, 11 confirms it.
-    expect(r.onFault(10)).toBeNull();
-    expect(r.onFault(11)).toEqual(up(12, 12 + W0, 1));
-  });
-
-  it('a zero window disables readahead whatever the mode', () => {
-    const r = ra(1000, 0);
-    expect(r.onFault(0)).toBeNull();
-    expect(r.onFault(1)).toBeNull();
-    r.setMode('sequential');
+    expect(r.onFault(3)).toBeNull(); // the stream at 0 was forgotten
+    expect(r.onFault(4)).toBeNull();
     expect(r.onFault(5)).toBeNull();
+    expect(asked(r.onFault(6))).toEqual([7, 8, 9, 10]);
   });
 });
 
 describe('Readahead: several streams', () => {
   it('interleaved readers each keep their own window', () => {
     const r = ra(100_000, 512);
-    r.onFault(0);
-    r.onFault(50_000);
-    expect(r.onFault(1)).toEqual(up(2, 6, 1));
-    expect(r.onFault(50_001)).toEqual(up(50_002, 50_006, 1));
-    expect(r.onFault(6)).toEqual(up(7, 14, 1));
-    expect(r.onFault(50_006)).toEqual(up(50_007, 50_014, 1));
+    for (const c of [0, 50_000, 1, 50_001, 2, 50_002]) expect(r.onFault(c)).toBeNull();
+    expect(asked(r.onFault(3))).toEqual([4, 5, 6, 7]);
+    expect(asked(r.onFault(50_003))).toEqual([50_004, 50_005, 50_006, 50_007]);
   });
 
   it(`keeps the ${maxStreams} most recently used streams; the least recent is forgotten`, () => {
     const r = ra(1_000_000, 512);
     const starts = Array.from({ length: maxStreams + 1 }, (_, i) => i * 1000);
     for (const s of starts) r.onFault(s);
-    // The first stream was the least recently used when the ninth came: gone.
+    // The most recent ones are still known: two close steps confirm them.
+    for (const s of starts.slice(-2)) {
+      expect(r.onFault(s + 1)).toBeNull();
+      expect(r.onFault(s + 2)).toBeNull();
+      expect(asked(r.onFault(s + 3))).toEqual([s + 4, s + 5, s + 6, s + 7]);
+    }
+    // The first was the least recently used when the ninth came: its next
+    // chunk starts a new stream, so the ones after confirm nothing.
     expect(r.onFault(starts[0] + 1)).toBeNull();
-    // That made a new stream and dropped the next least recent (the second).
-    expect(r.onFault(starts[1] + 1)).toBeNull();
-    // The most recent ones are still known.
-    for (const s of starts.slice(3)) expect(r.onFault(s + 1)).toEqual(up(s + 2, s + 2 + W0, 1));
-  });
-
-  it(`after a mode change the table holds ${maxStreams} new streams again`, () => {
-    const r = ra(1_000_000, 512);
-    r.onFault(0);
-    r.setMode('normal');
-    const starts = Array.from({ length: maxStreams }, (_, i) => 10_000 + i * 1000);
-    for (const s of starts) r.onFault(s);
-    for (const s of starts) expect(r.onFault(s + 1)).toEqual(up(s + 2, s + 2 + W0, 1));
-  });
-
-  it('a stream used recently survives the arrival of new ones', () => {
-    const r = ra(1_000_000, 512);
-    r.onFault(0);
-    for (let i = 1; i < maxStreams; i++) r.onFault(i * 1000);
-    r.onFault(1); // stream 0 used again: now the most recent
-    for (let i = 0; i < maxStreams - 1; i++) r.onFault(100_000 + i * 1000);
-    expect(r.onFault(6)).toEqual(up(7, 14, 1));
+    expect(r.onFault(starts[0] + 2)).toBeNull();
+    expect(r.onFault(starts[0] + 3)).toBeNull();
   });
 });

@@ -1,0 +1,72 @@
+// A model of one endpoint's network: first-byte time and one connection's
+// bandwidth, as moving averages of the GETs seen, seeded from POLICY.network.
+// Every size of the fetch policy derives from it: the hole worth fetching
+// rather than paying another first byte (first byte x bandwidth, as Apache
+// Arrow's read coalescing), the efficient GET (9x that), and what a fetch
+// costs by connection. Pure arithmetic, so the caller's thread (`s3mmap stat`,
+// the plan) and the fault worker (which feeds it) share it.
+import { POLICY } from './defaults.js';
+
+const { firstByteMs, bytesPerSec, smoothing, pieceFirstBytes, aggregateBytesPerSec } = POLICY.network;
+
+export interface NetworkFigures {
+  firstByteMs: number;
+  /** One connection's bandwidth. */
+  bytesPerSec: number;
+  /** GETs the figures were learned from (0: the seeds). */
+  samples: number;
+}
+
+export class NetworkModel implements NetworkFigures {
+  firstByteMs: number = firstByteMs;
+  bytesPerSec: number = bytesPerSec;
+  samples = 0;
+
+  /** A GET of `bytes` took `ms`, first byte to last. A short GET is mostly
+   *  first byte, a long one mostly transfer: each teaches the figure it
+   *  says most about, with the other figure taken as known. */
+  observe(bytes: number, ms: number): void {
+    if (!(ms > 0) || bytes <= 0) return;
+    const transferMs = (bytes / this.bytesPerSec) * 1000;
+    const a = this.samples === 0 ? 0.5 : smoothing;
+    if (transferMs < this.firstByteMs) {
+      const fb = Math.max(0.01, ms - transferMs);
+      this.firstByteMs += a * (fb - this.firstByteMs);
+    } else {
+      const bps = (bytes * 1000) / Math.max(ms - this.firstByteMs, ms / 10);
+      this.bytesPerSec += a * (bps - this.bytesPerSec);
+    }
+    this.samples++;
+  }
+
+  /** One GET of `bytes`, in ms. */
+  getMs(bytes: number): number {
+    return this.firstByteMs + (bytes / this.bytesPerSec) * 1000;
+  }
+
+  /** Bytes one connection carries in a first-byte time: a hole up to this
+   *  size costs less to fetch than a GET of its own. */
+  get gapBytes(): number {
+    return (this.firstByteMs / 1000) * this.bytesPerSec;
+  }
+
+  /** The GET that spends about 90% of its time carrying bytes. */
+  get pieceBytes(): number {
+    return pieceFirstBytes * this.gapBytes;
+  }
+
+  /** Wall time to fetch `bytes` with `connections` GETs at once, each at
+   *  most `maxPiece` bytes, and all of them together at most the machine's
+   *  aggregate (POLICY.network.aggregateBytesPerSec). */
+  parallelMs(bytes: number, connections: number, maxPiece: number): number {
+    if (bytes <= 0) return 0;
+    const pieces = Math.ceil(bytes / maxPiece);
+    const rounds = Math.ceil(pieces / connections);
+    const bps = Math.min(Math.min(connections, pieces) * this.bytesPerSec, aggregateBytesPerSec);
+    return rounds * this.firstByteMs + (bytes / bps) * 1000;
+  }
+
+  figures(): NetworkFigures {
+    return { firstByteMs: this.firstByteMs, bytesPerSec: this.bytesPerSec, samples: this.samples };
+  }
+}

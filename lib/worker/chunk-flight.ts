@@ -1,0 +1,121 @@
+// Single flight for one mapping's chunks: a chunk being fetched and
+// installed has one promise however many faults, load()s and prefetches want
+// it; it comes from a held readahead marker, the chunk cache, or a run the
+// fetch scheduler starts and the run reader reads. A fault on a chunk inside
+// a fill's large GET gets a GET of its own, served first. A chunk that cannot
+// be read is poisoned. Fault worker thread.
+import { Counter, type StatsWriter } from '../shared/stats.js';
+import type { ChunkCache } from './chunk-cache.js';
+import type { FetchScheduler } from './fetch-scheduler.js';
+import type { Markers } from './markers.js';
+import type { Placement } from './placement.js';
+import type { PoisonList } from './poison.js';
+import type { ResidentSet } from './residency.js';
+import type { RunReader } from './run-reader.js';
+
+export interface FlightParts {
+  placement: Placement;
+  markers: Markers;
+  cache: ChunkCache | null;
+  reader: RunReader;
+  resident: ResidentSet;
+  poisoned: PoisonList;
+  stats: StatsWriter;
+  stopped: () => boolean;
+  /** A fault on a chunk inside a fill run in flight gets a GET of its own;
+   *  false with a disk cache (it fetches each block once, across processes). */
+  ownGetBehindFill: boolean;
+}
+
+export class ChunkFlight {
+  private readonly pending = new Map<number, Promise<void>>();
+  /** Chunks carried by fill runs in flight. */
+  private readonly filling = new Set<number>();
+  private scheduler!: FetchScheduler;
+
+  constructor(private readonly p: FlightParts) {}
+
+  /** The scheduler whose runs this reads (it is built with readRun as its starter). */
+  attach(scheduler: FetchScheduler): void {
+    this.scheduler = scheduler;
+  }
+
+  has(chunk: number): boolean {
+    return this.pending.has(chunk);
+  }
+
+  get(chunk: number): Promise<void> | undefined {
+    return this.pending.get(chunk);
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** The chunk, fetched and installed once. `urgent`: a fault or load() waits
+   *  on it; `piece`: most chunks the GET it starts carries; `fill`: queued by the fill. */
+  ensure(chunk: number, urgent: boolean, piece?: number, fill = false): Promise<void> {
+    const { markers, placement, stats } = this.p;
+    // A marker is installed the moment a fault or load() wants it, even while
+    // the run that brought it is still going (a run through the disk cache
+    // may wait on other processes): that run's promise would not install it.
+    const held = urgent ? markers.take(chunk) : undefined;
+    if (held) {
+      stats.add(Counter.markerHits);
+      return placement.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
+    }
+    const existing = this.pending.get(chunk);
+    if (existing && urgent && this.p.ownGetBehindFill && this.filling.has(chunk)) {
+      // Behind a fill's large GET: a GET of its own is served first (the
+      // second install of the same pages is EEXIST, harmless; the chunk is
+      // fetched twice). Pricing which lands first by the model waited 1.7 s
+      // on a loaded machine, where the fill ran at a fifth of the model's speed.
+      return this.scheduler.request(chunk, true, 1).catch((err) => this.failed(chunk, err));
+    }
+    if (existing) {
+      if (urgent) this.scheduler.promote(chunk);
+      return existing;
+    }
+    const p = this.fetch(chunk, urgent, piece, fill).finally(() => {
+      this.pending.delete(chunk);
+      // A candidate that was carried inside another run is no marker.
+      markers.settled(chunk);
+    });
+    this.pending.set(chunk, p);
+    return p;
+  }
+
+  /** One run of chunks read (run-reader.ts) and placed (placement.ts). */
+  async readRun(first: number, count: number, urgent: boolean, fill: boolean): Promise<void> {
+    const { stats, reader, placement } = this.p;
+    stats.add(Counter.inflight);
+    if (fill) for (let c = first; c < first + count; c++) this.filling.add(c);
+    try {
+      await reader.read(first, count, (chunk, n, data) => placement.deliver(chunk, n, data, urgent));
+    } finally {
+      stats.add(Counter.inflight, -1);
+      if (fill) for (let c = first; c < first + count; c++) this.filling.delete(c);
+    }
+  }
+
+  private async fetch(chunk: number, urgent: boolean, piece?: number, fill = false): Promise<void> {
+    try {
+      const cached = this.p.cache?.get(chunk);
+      if (cached) {
+        this.p.stats.add(Counter.cacheHits);
+        await this.p.placement.install(chunk, 1, cached);
+      } else {
+        await this.scheduler.request(chunk, urgent, piece, fill);
+      }
+    } catch (err) {
+      this.failed(chunk, err);
+    }
+  }
+
+  private failed(chunk: number, err: unknown): void {
+    // A run read through the disk cache installs chunk by chunk: one that made it in is not failed.
+    if (this.p.stopped() || this.p.resident.has(chunk)) return;
+    this.p.poisoned.fail(chunk, err as Error);
+    throw err;
+  }
+}

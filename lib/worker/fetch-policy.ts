@@ -1,0 +1,135 @@
+// The fetch policy of one mapping: given a fault, what else to fetch (the
+// readahead's pieces and markers) and whether the rest of the object is now
+// worth fetching (the fill), every size taken from the network model of the
+// mapping's endpoint, which its GETs feed. Publishes the model's figures and
+// the fill's state in the mapping's stats. Fault worker thread; the region
+// server only carries out what this decides.
+import type { ReadaheadMode } from '../shared/protocol.js';
+import { NetworkModel } from '../shared/network-model.js';
+import { modelSizes, type FetchPlan } from '../shared/plan.js';
+import { Counter, type StatsWriter } from '../shared/stats.js';
+import { FillWhy, SkiRental, fillRoom } from './fill.js';
+import { Readahead, type ReadaheadPlan } from './readahead.js';
+
+/** One model per endpoint, shared by every mapping of this fault worker. */
+const models = new Map<string, NetworkModel>();
+
+export function modelFor(endpoint: string): NetworkModel {
+  let m = models.get(endpoint);
+  if (!m) models.set(endpoint, (m = new NetworkModel()));
+  return m;
+}
+
+export interface FaultDecision extends ReadaheadPlan {
+  /** Start the fill now, in GETs of `fillPiece` chunks. */
+  fill: boolean;
+  fillPiece: number;
+}
+
+/** What the region server knows of the mapping when a fault comes. */
+export interface Occupancy {
+  /** Object bytes neither installed nor on their way. */
+  missingBytes: number;
+  residentBytes: number;
+}
+
+export class FetchPolicy {
+  private readonly model: NetworkModel;
+  private readonly readahead: Readahead | null;
+  private readonly rental: SkiRental;
+  private firstFault = -1;
+  private faults = 0;
+
+  constructor(
+    private readonly plan: FetchPlan,
+    chunks: number,
+    private readonly stats: StatsWriter,
+  ) {
+    this.model = modelFor(plan.endpoint);
+    this.readahead = Readahead.forPlan(chunks, plan);
+    this.rental = new SkiRental(plan.fill);
+    if (plan.fill === 'off') this.stats.set(Counter.fillWhy, FillWhy.off);
+    this.publish();
+  }
+
+  setMode(mode: ReadaheadMode): void {
+    this.readahead?.setMode(mode);
+  }
+
+  /** A GET of `bytes` took `ms`: the model learns from it. */
+  observe(bytes: number, ms: number): void {
+    this.model.observe(bytes, ms);
+    this.publish();
+  }
+
+  /** Chunks per GET of a load() of `n` chunks: about 1/concurrency of it
+   *  (a first byte costs the same for any size), not below the plan's floor. */
+  loadPiece(n: number): number {
+    return Math.max(Math.min(n, this.plan.loadMinPieceChunks), Math.ceil(n / this.plan.concurrency));
+  }
+
+  /** A fault on `chunk`; `waits`: it waits on the network (no marker, no cached copy). */
+  onFault(chunk: number, waits: boolean, occupancy: Occupancy): FaultDecision | null {
+    const now = performance.now();
+    if (this.firstFault < 0) this.firstFault = now;
+    this.faults++;
+    const sizes = modelSizes(this.model, this.plan);
+    this.readahead?.tune(sizes);
+    const ahead = this.readahead?.onFault(chunk) ?? null;
+    // The fill leaves one connection to faults, and spreads what is missing
+    // over the others (a small object goes wide at once), in GETs of at most
+    // the model's piece.
+    const lanes = Math.max(1, this.plan.concurrency - 1);
+    const fillPiece = Math.max(1, Math.min(sizes.maxPiece, Math.ceil(occupancy.missingBytes / this.plan.chunkSize / lanes)));
+    const fill = this.weighFill(waits, occupancy, lanes, fillPiece, now, ahead?.scanFromStart);
+    if (!ahead && !fill) return null;
+    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece };
+  }
+
+  private weighFill(waits: boolean, o: Occupancy, lanes: number, piece: number, now: number, scanWindow?: number): boolean {
+    if (this.plan.fill === 'off' || o.missingBytes <= 0) return false;
+    const { chunkSize, budgetChunks } = this.plan;
+    if (waits) this.rental.rent(this.model.getMs(chunkSize));
+    const buyMs = this.model.parallelMs(o.missingBytes, lanes, piece * chunkSize);
+    this.stats.set(Counter.fillRentUs, Math.round(this.rental.rentMs * 1000));
+    this.stats.set(Counter.fillBuyUs, Math.round(buyMs * 1000));
+    // A stream from the object's start: what it would still wait, window
+    // after doubling window, is known in advance; once it has paid a quarter
+    // of the price (a header reader stops before that), buy if renting on
+    // would cost more.
+    const scan = scanWindow !== undefined && this.rental.rentMs >= buyMs / 4 && this.scanMs(scanWindow, o.missingBytes, lanes, piece) >= buyMs;
+    const why = scan ? this.rental.buy(FillWhy.scan) : this.rental.due(buyMs);
+    if (why === null) return false;
+    if (o.missingBytes > fillRoom(budgetChunks * chunkSize, o.residentBytes)) {
+      this.stats.set(Counter.fillWhy, FillWhy.noRoom);
+      return false;
+    }
+    this.stats.set(Counter.fillWhy, why);
+    this.stats.set(Counter.fillAtFault, this.faults);
+    this.stats.set(Counter.fillAtMs, Math.round(now - this.firstFault));
+    return true;
+  }
+
+  /** What a stream with `window` chunks would wait to read `missing` bytes
+   *  by readahead alone: a window doubling each round, each round's GETs at once. */
+  private scanMs(window: number, missing: number, lanes: number, piece: number): number {
+    const { chunkSize, readaheadChunks } = this.plan;
+    let ms = 0;
+    for (let w = window * chunkSize; missing > 0; w = Math.min(w * 2, readaheadChunks * chunkSize)) {
+      const step = Math.min(w, missing);
+      ms += this.model.parallelMs(step, lanes, piece * chunkSize);
+      missing -= step;
+    }
+    return ms;
+  }
+
+  private publish(): void {
+    const m = this.model;
+    this.stats.set(Counter.modelFirstByteUs, Math.round(m.firstByteMs * 1000));
+    this.stats.set(Counter.modelBytesPerSec, Math.round(m.bytesPerSec));
+    this.stats.set(Counter.modelSamples, m.samples);
+    const sizes = modelSizes(m, this.plan);
+    this.stats.set(Counter.modelGapBytes, Math.round(m.gapBytes));
+    this.stats.set(Counter.modelPieceBytes, sizes.maxPiece * this.plan.chunkSize);
+  }
+}

@@ -1,0 +1,67 @@
+// When a mapping fetches the rest of its object in the background (ski
+// rental), and whether there is room for it. Fault worker thread. The
+// faults' waits on the network are the rent, each priced by the network
+// model as one GET of its chunk; the purchase is fetching what is missing
+// with every connection. Once the rent reaches the price the fill starts:
+// never more than twice the better choice in hindsight, and a reader that
+// stops well before the crossover never fills.
+import { readFileSync } from 'node:fs';
+import { freemem } from 'node:os';
+import { POLICY } from '../shared/defaults.js';
+import type { FillMode } from '../shared/plan.js';
+
+/** Why a fill did or did not start: stats().fill.why reads these codes (lib/shared/stats.ts). */
+export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, scan: 5 } as const;
+
+export class SkiRental {
+  /** What the faults' waits have cost so far, by the model, in ms. */
+  rentMs = 0;
+  private decided = false;
+
+  constructor(private readonly mode: FillMode) {}
+
+  /** A fault waited on the network. */
+  rent(ms: number): void {
+    this.rentMs += ms;
+  }
+
+  /** Buys now, for `why` (once). */
+  buy(why: number): number | null {
+    if (this.decided || this.mode === 'off') return null;
+    this.decided = true;
+    return why;
+  }
+
+  /** Called at a fault: FillWhy.pays or .eager once (then never again), else null.
+   *  `buyMs`: fetching what is missing with every connection. */
+  due(buyMs: number): number | null {
+    if (this.decided || this.mode === 'off') return null;
+    if (this.mode === 'eager' || this.rentMs >= buyMs) {
+      this.decided = true;
+      return this.mode === 'eager' ? FillWhy.eager : FillWhy.pays;
+    }
+    return null;
+  }
+}
+
+/** Bytes a fill may bring into memory: under a resident budget, what the
+ *  budget leaves; without one, a share (POLICY.fill.freeShare) of the least of
+ *  the memory the machine has free and what this process's cgroup
+ *  (memory.max less memory.current, cgroup v2) still allows. */
+export function fillRoom(budgetBytes: number, residentBytes: number): number {
+  if (budgetBytes > 0) return Math.max(0, budgetBytes - residentBytes);
+  return Math.floor(Math.min(freemem(), cgroupRoom()) * POLICY.fill.freeShare);
+}
+
+function cgroupRoom(): number {
+  try {
+    const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    if (!line) return Infinity;
+    const dir = `/sys/fs/cgroup${line.slice(3).trim()}`.replace(/\/$/, '');
+    const max = readFileSync(`${dir}/memory.max`, 'utf8').trim();
+    if (max === 'max') return Infinity;
+    return Math.max(0, Number(max) - Number(readFileSync(`${dir}/memory.current`, 'utf8').trim()));
+  } catch {
+    return Infinity;
+  }
+}

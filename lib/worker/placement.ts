@@ -1,0 +1,67 @@
+// Puts a run's bytes into one mapping's region: the first chunk held back
+// when it is a readahead marker, room made under the resident budget, the
+// pages copied without waking (installer), residency and stats recorded in
+// the same turn, then one UFFDIO_WAKE for the run (rule 4). Fault worker
+// thread; the bytes are its own buffers (rule 1).
+import { Counter, type StatsWriter } from '../shared/stats.js';
+import type { ChunkGeometry } from './chunk-geometry.js';
+import type { FaultIntake } from './fault-intake.js';
+import type { CopyOutcome, Installer } from './installer.js';
+import type { Markers } from './markers.js';
+import type { PoisonList } from './poison.js';
+import type { ResidentSet } from './residency.js';
+
+export interface PlacementParts {
+  geometry: ChunkGeometry;
+  installer: Installer;
+  resident: ResidentSet;
+  poisoned: PoisonList;
+  intake: FaultIntake;
+  markers: Markers;
+  stats: StatsWriter;
+  stopped: () => boolean;
+}
+
+export class Placement {
+  constructor(private readonly p: PlacementParts) {}
+
+  /** Chunks [chunk, chunk+n) of a run arrived in `data`: a background run's
+   *  first chunk may be a marker, held back; the rest is installed. */
+  async deliver(chunk: number, n: number, data: Buffer, urgent: boolean): Promise<void> {
+    const { geometry, markers, intake } = this.p;
+    const { held, overflow } = urgent ? { held: 0 } : markers.hold(chunk, n, geometry.installBytes(chunk), data, intake.isWaiting(chunk));
+    if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
+    if (held < n) await this.install(chunk + held, n - held, data.subarray(held * geometry.chunkSize));
+  }
+
+  /** Installs `count` chunks from `first` held contiguously in `data`: copies
+   *  without waking, records residency, then one UFFDIO_WAKE for the run. */
+  async install(first: number, count: number, data: Buffer): Promise<void> {
+    const { geometry, installer, resident, poisoned, intake, stats } = this.p;
+    if (this.p.stopped()) return;
+    const start = geometry.start(first);
+    // A load() retrying a chunk that failed before: its poison markers go, so the copy can install pages there.
+    poisoned.clear(first, count);
+    // Room taken from chunks that woken threads have not read yet would
+    // starve them (residency.ts): wait until they have.
+    let evicted = resident.reserve(data.length);
+    while (evicted === null) {
+      await resident.room();
+      if (this.p.stopped()) return;
+      evicted = resident.reserve(data.length, true);
+    }
+    if (evicted) stats.add(Counter.evictions, evicted);
+    let outcome: CopyOutcome = 'gone';
+    try {
+      outcome = await installer.copy(start, data, () => {
+        stats.add(Counter.installs, count);
+        for (let c = first; c < first + count; c++) resident.add(c, intake.settle(c));
+        stats.set(Counter.residentBytes, resident.bytes);
+        stats.set(Counter.residentPeak, resident.highWater);
+      });
+    } finally {
+      if (outcome !== 'installed') resident.cancel(data.length);
+    }
+    if (outcome === 'installed') installer.wake(start, data.length);
+  }
+}
