@@ -73,7 +73,8 @@ describe('readahead, seen at the server', () => {
       }
       // What that reader must cost, from the pinned schedule.
       const { initialWindow, windowPerRead, piecesPerWindow } = PINNED.readahead;
-      const want: [number, number][] = [[0, 1]];
+      // Chunk 0 came with the open's GET (map() reset the proxy after it): its fault waits on no GET of its own.
+      const want: [number, number][] = [];
       const markers = new Set<number>();
       let faultGets = 1;
       let end = 1;
@@ -98,20 +99,20 @@ describe('readahead, seen at the server', () => {
       }
       want.sort((a, b) => a[0] - b[0]);
       expect(await getRuns()).toEqual(want);
-      // Today's schedule, spelled out: faults at 0, 1, 6 and 14 wait on GETs
-      // (windows of 4, 7 and 15 chunks after the last three); from there on
-      // the reader meets a marker at each piece, and each tops the window up
-      // by whole pieces: 2, then 3, then 4 chunks a GET.
-      expect(want.slice(0, 12)).toEqual([[0, 1], [1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1], [9, 1], [10, 1], [11, 1]]);
+      // Today's schedule, spelled out: faults at 0 (the open's bytes), 1, 6
+      // and 14 wait on fetches (windows of 4, 7 and 15 chunks after the last
+      // three); from there on the reader meets a marker at each piece, and
+      // each tops the window up by whole pieces: 2, then 3, then 4 chunks a GET.
+      expect(want.slice(0, 11)).toEqual([[1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [7, 1], [8, 1], [9, 1], [10, 1], [11, 1]]);
       expect(want.filter(([c]) => c >= 14 && c < 62)).toEqual([[14, 1], [15, 2], [17, 2], [19, 2], [21, 2], [23, 2], [25, 2], [27, 2], [29, 2], [31, 3], [34, 3], [37, 3], [40, 3], [43, 3], [46, 4], [50, 4], [54, 4], [58, 4]]);
       expect(faultGets).toBe(4);
       const s = m.stats();
       expect(s.faults).toBe(faults);
       expect(s.markerHits).toBe(markers.size);
       expect(faults).toBe(faultGets + markers.size);
-      expect(s.fetches).toBe(want.length);
+      expect(s.fetches).toBe(1 + want.length); // the open's chunk counts as the fetch it saved
       expect(s.bytesFetched).toBe(chunks * chunk);
-      expect((await tp.stats()).bytesSent).toBe(chunks * chunk);
+      expect((await tp.stats()).bytesSent).toBe((chunks - 1) * chunk);
     } finally {
       await m.close();
     }
@@ -123,8 +124,8 @@ describe('readahead, seen at the server', () => {
       await m.advise('sequential');
       void m.buffer[5];
       await idle(m);
-      // A window of 32 chunks in 8 GETs of 4; each piece's first chunk is held back as a marker.
-      expect(await getRuns()).toEqual([[0, 1], ...Array.from({ length: 8 }, (_, i): [number, number] => [1 + 4 * i, 4])]);
+      // Chunk 0 came with the open. A window of 32 chunks in 8 GETs of 4; each piece's first chunk is held back as a marker.
+      expect(await getRuns()).toEqual([...Array.from({ length: 8 }, (_, i): [number, number] => [1 + 4 * i, 4])]);
       expect(m.stats()).toMatchObject({ faults: 1, fetches: 9, prefetchedChunks: 32, bytesFetched: 33 * chunk });
       expect(m.isResident(33 * chunk, 1)).toBe(false);
       // Reading the window costs no GET: its markers come from memory.
@@ -145,7 +146,8 @@ describe('readahead, seen at the server', () => {
       await m.advise('random');
       for (let c = 0; c < 20; c++) void m.buffer[c * chunk];
       await idle(m);
-      expect(await getRuns()).toEqual(Array.from({ length: 20 }, (_, c) => [c, 1]));
+      // Chunk 0 came with the open.
+      expect(await getRuns()).toEqual(Array.from({ length: 19 }, (_, c) => [c + 1, 1]));
     } finally {
       await m.close();
     }
@@ -200,7 +202,7 @@ describe('concurrency, seen at the server', () => {
         let started = 0;
         const sampler = setInterval(() => { started = Math.max(started, m.stats().inflight); }, 5);
         try {
-          await m.load(0, n * chunk);
+          await m.load(chunk, n * chunk); // from chunk 1: chunk 0 came with the open
         } finally {
           clearInterval(sampler);
         }
