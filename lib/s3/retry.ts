@@ -32,7 +32,7 @@ export interface Attempts<T> {
   policy: Pick<RetryPolicy, 'attempts' | 'baseDelayMs' | 'maxDelayMs'>;
   /** One attempt. An S3MmapError it throws is final; anything else is named by failureOf. */
   attempt: (n: number) => Promise<T>;
-  /** Whether this failure is worth another attempt. `previous`: the last attempt's. */
+  /** Whether this failure is worth another attempt. */
   retryable: (f: Failure) => boolean;
   /** Rename a failure given the one before it (a read's own deadline says less than the server's last word). */
   rename?: (f: Failure, previous: Failure | undefined) => Failure;

@@ -136,6 +136,7 @@ export class S3Source implements Source {
 
   close(): void {
     this.closed.abort();
+    this.prefetched = undefined;
     for (const attempt of this.inflight) attempt.abort(this.closedError());
     this.conn?.close();
     this.conn = undefined;
