@@ -303,7 +303,7 @@ describe('S3Source faults (through lib/dev/s3-harness/s3-proxy)', () => {
     expect(src.stats.gets).toBe(6);
     expect(src.stats.retries).toBe(5);
     expect(src.stats.bytes).toBeGreaterThanOrEqual(data.length);
-    expect(tp.proxy.stats().rangedGets).toBe(6);
+    expect(tp.proxy.stats().rangedGets).toBe(1 + 6); // the open's GET, then six attempts
     expect(tp.proxy.stats().plainGets).toBe(0);
   });
 
@@ -410,6 +410,129 @@ describe('S3Source faults (through lib/dev/s3-harness/s3-proxy)', () => {
     expect((await backingOff).code).toBe('ERR_CLOSED');
     expect(Date.now() - t0).toBeLessThan(1000);
     expect((await failure(sleepy.read(0, 1, Buffer.alloc(1), never()))).code).toBe('ERR_CLOSED');
+  });
+});
+
+describe('S3Source.open pins with its first GET (through bench/s3-proxy)', () => {
+  let tp: TestProxy;
+  const data = randomBytes(256 * 1024);
+  const small = randomBytes(3000);
+  const CHUNK = 64 * 1024;
+  let etag: string;
+  /** Each request the rule decided (not those a queued fault took): method, Range, If-Match. */
+  let seen: [string, string | undefined, string | undefined][];
+
+  beforeAll(async () => {
+    tp = await startTestProxy();
+    etag = await put('pin.bin', data);
+    await put('pin-small.bin', small);
+    await put('pin-empty.bin', new Uint8Array(0));
+  });
+  afterAll(async () => tp?.proxy.close());
+  beforeEach(() => {
+    tp.proxy.reset();
+    seen = [];
+    tp.proxy.setRule((r) => { seen.push([r.method, r.range, r.headers['if-match'] as string | undefined]); });
+  });
+
+  const methods = () => tp.proxy.log().map((e) => e.method);
+
+  function viaProxy(key: string, retry: S3SourceOptions['retry'] = {}): S3Source {
+    return source(key, { client: { endpoint: tp.proxy.endpoint, credentials: s3.credentials }, retry: { baseDelayMs: 5, maxDelayMs: 20, ...retry } });
+  }
+
+  it('one ranged GET, no HEAD: size and ETag pinned, its bytes handed over once, If-Match on every later GET', async () => {
+    const src = viaProxy('pin.bin');
+    const info = await src.open(undefined, CHUNK);
+    expect(info).toMatchObject({ size: data.length, version: etag });
+    expect(typeof info.meta?.lastModified).toBe('string');
+    expect(seen).toEqual([['GET', `bytes=0-${CHUNK - 1}`, undefined]]);
+    const first = src.takePrefetched()!;
+    expect(sha256(first)).toBe(sha256(data.subarray(0, CHUNK)));
+    expect(src.takePrefetched()).toBeUndefined();
+    expect(src.stats).toEqual({ gets: 0, retries: 0, bytes: 0 });
+
+    const out = Buffer.alloc(4096);
+    await src.read(CHUNK, 4096, out, never());
+    expect(out.equals(data.subarray(CHUNK, CHUNK + 4096))).toBe(true);
+    expect(seen[1]).toEqual(['GET', `bytes=${CHUNK}-${CHUNK + 4095}`, etag]);
+    expect(tp.proxy.stats().byMethod).toEqual({ GET: 2 });
+  });
+
+  it('an object smaller than the first GET: one GET carries all of it', async () => {
+    const src = viaProxy('pin-small.bin');
+    expect((await src.open(undefined, CHUNK)).size).toBe(small.length);
+    expect(sha256(src.takePrefetched()!)).toBe(sha256(small));
+    expect(tp.proxy.stats().byMethod).toEqual({ GET: 1 });
+  });
+
+  it('an empty object: the GET is answered 416, a HEAD pins size 0 and its ETag', async () => {
+    const src = viaProxy('pin-empty.bin');
+    const info = await src.open(undefined, CHUNK);
+    expect(info.size).toBe(0);
+    expect(info.version).toMatch(/^"[0-9a-f]+"$/);
+    expect(src.takePrefetched()).toBeUndefined();
+    expect(methods()).toEqual(['GET', 'HEAD']);
+    expect(tp.proxy.log()[0].status).toBe(416);
+  });
+
+  for (const mode of ['noETag', 'noContentRange'] as const) {
+    it(`a first GET answered without ${mode === 'noETag' ? 'an ETag' : 'a Content-Range'}: a HEAD pins instead, and no byte of that answer is kept`, async () => {
+      const src = viaProxy('pin.bin');
+      tp.proxy.enqueue(mode);
+      const info = await src.open(undefined, CHUNK);
+      expect(info).toMatchObject({ size: data.length, version: etag });
+      expect(src.takePrefetched()).toBeUndefined();
+      expect(methods()).toEqual(['GET', 'HEAD']);
+      const out = Buffer.alloc(CHUNK);
+      await src.read(0, CHUNK, out, never());
+      expect(sha256(out)).toBe(sha256(data.subarray(0, CHUNK)));
+      expect(seen.at(-1)).toEqual(['GET', `bytes=0-${CHUNK - 1}`, etag]);
+    });
+  }
+
+  it('no ETag from the GET nor the HEAD: NoETag, as before', async () => {
+    const src = viaProxy('pin.bin');
+    tp.proxy.enqueue('noETag', { mode: 'noETag', method: 'HEAD' });
+    const err = await failure(src.open(undefined, CHUNK));
+    expect(err.code).toBe('NoETag');
+    expect(err.message).toContain('returned no ETag, so the object cannot be pinned');
+  });
+
+  it('a server that ignores Range: the 200 pins the size from Content-Length without a HEAD; its body is not kept', async () => {
+    const src = viaProxy('pin.bin');
+    tp.proxy.enqueue('fullObject');
+    expect(await src.open(undefined, CHUNK)).toMatchObject({ size: data.length, version: etag });
+    expect(src.takePrefetched()).toBeUndefined();
+    expect(tp.proxy.stats().byMethod).toEqual({ GET: 1 });
+  });
+
+  it('retries the open GET on 500 and SlowDown, then pins with the third', async () => {
+    const src = viaProxy('pin.bin');
+    tp.proxy.enqueue('error500', 'slowDown');
+    expect((await src.open(undefined, CHUNK)).size).toBe(data.length);
+    expect(sha256(src.takePrefetched()!)).toBe(sha256(data.subarray(0, CHUNK)));
+    expect(tp.proxy.stats().byMethod).toEqual({ GET: 3 });
+  });
+
+  it('gives up the open after retry.attempts GETs with the last S3 code, and sends no HEAD', async () => {
+    const src = viaProxy('pin.bin', { attempts: 3 });
+    tp.proxy.setRule(() => 'error500');
+    const err = await failure(src.open(undefined, CHUNK));
+    expect(err.code).toBe('InternalError');
+    expect(err.message).toBe(`s3mmap: GET s3://${bucket}/pin.bin at ${tp.proxy.endpoint} failed: InternalError (HTTP 500): We encountered an internal error. Please try again; check the endpoint, the credentials and the object`);
+    expect(methods()).toEqual(['GET', 'GET', 'GET']);
+  });
+
+  it('NoSuchKey and AccessDenied from the GET itself: one request, the same words as ever', async () => {
+    let err = await failure(viaProxy('no/such/pin.bin').open(undefined, CHUNK));
+    expect(err.code).toBe('NoSuchKey');
+    expect(err.message).toBe(`s3mmap: no such key 'no/such/pin.bin' in bucket '${bucket}' (NoSuchKey); check the key with \`s3mmap ls s3://${bucket}/\``);
+    tp.proxy.enqueue('denied403');
+    err = await failure(viaProxy('pin.bin').open(undefined, CHUNK));
+    expect(err.code).toBe('AccessDenied');
+    expect(err.message).toBe(`s3mmap: access denied to s3://${bucket}/pin.bin for access key '${s3.accessKeyId}' (AccessDenied); check the credentials and that the bucket policy allows s3:GetObject`);
+    expect(methods()).toEqual(['GET', 'GET']);
   });
 });
 

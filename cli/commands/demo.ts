@@ -109,7 +109,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
         credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
       });
       const mapMs = performance.now() - t1;
-      say(`mapped it in ${mapMs.toFixed(0)} ms (one HEAD; ${mapping.mode} mode, ${formatBytes(mapping.chunkSize)} chunks); ${formatBytes(mapping.stats().bytesFetched)} fetched so far`);
+      say(`mapped it in ${mapMs.toFixed(0)} ms (one GET; ${mapping.mode} mode, ${formatBytes(mapping.chunkSize)} chunks); ${formatBytes(mapping.stats().bytesFetched)} fetched so far`);
 
       const picks = scatter(records, argv.reads);
       say(`reading ${picks.length} records scattered over the object through the Buffer:`);

@@ -1,5 +1,5 @@
 // `s3mmap stat`: what mapping an object would mean, without mapping it: its
-// size and ETag (one HEAD, through the same S3 source the fault worker uses,
+// size and ETag (one ranged GET of one byte, through the same S3 source the fault worker uses,
 // so errors read the same as cat's and mount's), the chunk plan the options
 // give, whether one Buffer can hold it on this Node, and the userfaultfd this
 // machine offers. Main thread.
@@ -26,7 +26,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
   describe: "Show an object's size, ETag and chunk plan, and this machine's userfaultfd",
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .usage(`Usage: ${usage}\n\nShow an object's size, ETag, last modified time, the chunk plan for mapping it, and the userfaultfd mode and features of this machine. One HEAD request; nothing is mapped.`)
+      .usage(`Usage: ${usage}\n\nShow an object's size, ETag, last modified time, the chunk plan for mapping it, and the userfaultfd mode and features of this machine. One request (a one-byte ranged GET); nothing is mapped.`)
       .positional('url', { type: 'string', describe: 'The object, s3://bucket/key', demandOption: true })
       .example('$0 stat s3://data/shard-0001.tdb', 'Size, ETag, chunk plan, userfaultfd mode')
       .example('$0 stat s3://data/shard-0001.tdb --chunk-size 1m', 'The plan with 1 MiB chunks')

@@ -1,7 +1,7 @@
 // The one S3 failure vocabulary: how an SDK or system error is named (its S3
 // code, else the system code, else the HTTP status), which failures are worth
 // another try, and the one-line message that says what to do. Used by the S3
-// source in the fault worker (HEAD, ranged GETs) and by the CLI on the main
+// source in the fault worker (the open, ranged GETs) and by the CLI on the main
 // thread (LIST). Messages carry no secret: only codes, statuses and scrubbed
 // server text go into them, and causes are copied without request or response.
 import { redactSecrets, S3MmapError } from '../shared/errors.js';
@@ -57,7 +57,7 @@ export function isRetryable(f: Failure, { reading = false } = {}): boolean {
 
 /** What a message needs to say where and for whom a request failed. */
 export interface FailureContext {
-  /** The request, for codes without a message of their own: 'HEAD s3://b/k', 'listing s3://b/p'. */
+  /** The request, for codes without a message of their own: 'GET s3://b/k', 'listing s3://b/p'. */
   what: string;
   /** What access was denied to: 's3://b/k', 'listing the buckets'. */
   target: string;
@@ -112,6 +112,38 @@ export function describeFailure(f: Failure, c: FailureContext): { code: string; 
     ? `${messages[code]}; ${ep} sent no S3 error code, so check that it is an S3 endpoint`
     : messages[code] ?? `s3mmap: ${c.what} at ${ep} failed: ${f.code}${f.status ? ` (HTTP ${f.status})` : ''}: ${f.detail}; check the endpoint, the credentials and the ${c.key === undefined ? 'bucket' : 'object'}`;
   return { code, message };
+}
+
+/** Where and how a read of a mapped object failed. */
+export interface ReadFailureContext {
+  url: string;
+  /** Origin without user info. */
+  endpoint: string;
+  offset: number;
+  length: number;
+  attempts: number;
+  elapsedMs: number;
+  retryable: boolean;
+}
+
+/** The one-line message for a ranged GET that failed for good after the
+ *  object was mapped: a retryable failure says how long it was tried, a
+ *  final one says what changed since the open. */
+export function describeReadFailure(f: Failure, c: ReadFailureContext): string {
+  const what = `GET ${c.url} bytes ${c.offset}-${c.offset + c.length - 1}`;
+  const http = f.status ? ` (HTTP ${f.status})` : '';
+  const tried = `after ${c.attempts} attempt${c.attempts === 1 ? '' : 's'} in ${seconds(c.elapsedMs)}`;
+  // Gone after the object was mapped: said as such, not as at open.
+  const advice: Record<string, string> = {
+    NoSuchKey: `${c.url} was deleted after it was mapped; map it again once it exists`,
+    NoSuchBucket: `the bucket was deleted after the object was mapped`,
+    AccessDenied: 'the credentials lost access after the object was mapped; check them and map again',
+    ExpiredToken: 'the credentials expired; refresh them and map again',
+    InvalidRange: `${c.url} is shorter than when it was mapped; map it again`,
+  };
+  return c.retryable
+    ? `s3mmap: ${what} failed ${tried}: ${f.code}${http}: ${f.detail}; the endpoint ${c.endpoint} is failing or overloaded, try again later or raise retry.attempts / retry.deadlineMs`
+    : `s3mmap: ${what} failed: ${f.code}${http}; ${advice[f.code] ?? `${f.detail}; check the endpoint and the object`}`;
 }
 
 /** An S3MmapError for a failed request, scrubbed of `secrets`, with a copy of the cause. */

@@ -2,7 +2,8 @@
 // whole: status 206, the Content-Range asked for, exactly that many body
 // bytes, copied into place as they arrive (no whole-body buffer). Fault worker
 // thread, inside the S3 source's retry loop: it throws S3MmapError for final
-// outcomes and the raw error for anything the loop may retry.
+// outcomes and the raw error for anything the loop may retry. The body copy
+// also serves the open's first GET (pin.ts).
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { S3MmapError } from '../shared/errors.js';
@@ -50,8 +51,8 @@ export async function rangedGet(g: RangedGet): Promise<void> {
   }
 }
 
-/** Resolves only with exactly `length` bytes in `into`. */
-function copyBody(body: Readable, g: RangedGet): Promise<void> {
+/** Resolves only with exactly `length` bytes in `into`. Also reads the open's first GET (pin.ts). */
+export function copyBody(body: Readable, g: Pick<RangedGet, 'into' | 'length' | 'signal' | 'onBytes' | 'error' | 'where'>): Promise<void> {
   const { into, length, signal } = g;
   return new Promise<void>((resolve, reject) => {
     let pos = 0;

@@ -1,23 +1,24 @@
-// The S3 source: pins an object at open() (HEAD → size, ETag) and serves
-// read() with ranged GETs that carry If-Match, under our own retries and
-// timeouts. Fault worker thread, built there from a serializable spec (rule
-// 12). read() runs while other threads are parked in faults it must serve, so
-// it uses nothing from the libuv pool (rule 3: see client.ts) and it always
-// ends, with the bytes or an error (rule 8).
+// The S3 source: pins an object at open() with its first ranged GET (size,
+// ETag and the first bytes; pin.ts) and serves read() with ranged GETs that
+// carry If-Match, under our own retries and timeouts. Fault worker thread,
+// built there from a serializable spec (rule 12). read() runs while other
+// threads are parked in faults it must serve, so it uses nothing from the
+// libuv pool (rule 3: see client.ts) and it always ends, with the bytes or an
+// error (rule 8).
 import { DEFAULTS, type RetryPolicy } from '../shared/defaults.js';
 import { redactSecrets, S3MmapError } from '../shared/errors.js';
 import type { CacheIdentity, Source, SourceInfo, SourceSpec } from '../sources/source.js';
 import { connectS3, type S3Connection } from './client.js';
-import { failureError, failureOf, isRetryable, sanitizedCause, seconds, type Failure, type FailureContext } from './failures.js';
-import { pinObject } from './pin.js';
+import { describeReadFailure, failureError, failureOf, isRetryable, sanitizedCause, seconds, type Failure, type FailureContext } from './failures.js';
+import { PinFailure, pinObject } from './pin.js';
 import { rangedGet } from './ranged-get.js';
-import { backoffDelay, sleep } from './retry.js';
+import { sleep, withRetries } from './retry.js';
 import { formatS3Url, parseS3Url } from './url.js';
-import { testHooks } from '../shared/test-hooks.js';
 
 export type S3SourceOptions = Omit<Extract<SourceSpec, { kind: 's3' }>, 'kind'> & { kind?: 's3' };
 
-/** Counters since open(). `gets` counts every ranged GET sent, retries included. */
+/** Counters of read() since open() (the open's own GET is not counted). `gets`
+ *  counts every ranged GET sent, retries included. */
 export interface S3SourceStats {
   gets: number;
   retries: number;
@@ -33,6 +34,8 @@ export class S3Source implements Source {
   private readonly retry: RetryPolicy;
   private conn: S3Connection | undefined;
   private pinned: SourceInfo | undefined;
+  /** The open's first bytes, until takePrefetched() hands them over. */
+  private prefetched: Buffer | undefined;
   private opening: Promise<SourceInfo> | undefined;
   private closed = new AbortController();
   // Attempts and backoffs in flight, so close() can end them without a
@@ -50,17 +53,25 @@ export class S3Source implements Source {
     return this.pinned;
   }
 
-  /** HEAD the object and pin its size and ETag. Concurrent calls share one
-   *  attempt; after a failure the next call tries again. */
-  open(signal?: AbortSignal): Promise<SourceInfo> {
-    this.opening ??= this.connectAndPin(signal).catch((err) => {
+  /** Pin the object's size and ETag with one ranged GET of its first
+   *  `prefetch` bytes (at least one), kept for takePrefetched(). Concurrent
+   *  calls share one attempt; after a failure the next call tries again. */
+  open(signal?: AbortSignal, prefetch = 1): Promise<SourceInfo> {
+    this.opening ??= this.connectAndPin(signal, prefetch).catch((err) => {
       this.opening = undefined;
       throw err;
     });
     return this.opening;
   }
 
-  private async connectAndPin(signal: AbortSignal | undefined): Promise<SourceInfo> {
+  /** Bytes [0, n) of the pinned version that open() fetched; once. */
+  takePrefetched(): Uint8Array | undefined {
+    const first = this.prefetched;
+    this.prefetched = undefined;
+    return first;
+  }
+
+  private async connectAndPin(signal: AbortSignal | undefined, prefetch: number): Promise<SourceInfo> {
     if (this.closed.signal.aborted) throw this.closedError();
     const timeout = AbortSignal.timeout(this.retry.openTimeoutMs);
     const deadline = AbortSignal.any([timeout, this.closed.signal, ...(signal ? [signal] : [])]);
@@ -70,10 +81,12 @@ export class S3Source implements Source {
         connectTimeoutMs: this.retry.connectTimeoutMs,
         requestTimeoutMs: this.retry.requestTimeoutMs,
       }, deadline);
-      this.pinned = await pinObject({
-        client: this.conn.client, bucket: this.bucket, key: this.key, retry: this.retry, deadline,
+      const { info, first } = await pinObject({
+        client: this.conn.client, bucket: this.bucket, key: this.key, retry: this.retry, deadline, firstBytes: prefetch,
         error: (code, message) => this.error(code, message), where: { endpoint: this.endpoint(), url: this.url },
       });
+      this.pinned = info;
+      this.prefetched = first;
       this.conn.freezeDns();
       return this.pinned;
     } catch (err) {
@@ -94,32 +107,25 @@ export class S3Source implements Source {
     if (length === 0) return;
     const started = Date.now();
     const giveUpAt = started + this.retry.deadlineMs;
-    let previous: Failure | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw this.abortError(offset, length, signal.reason);
-      if (!this.conn) throw this.closedError();
-      const timeoutMs = Math.max(1, Math.min(this.retry.requestTimeoutMs, giveUpAt - Date.now()));
-      let failure: Failure;
-      try {
-        await this.readOnce(offset, length, into, signal, timeoutMs);
-        return;
-      } catch (err) {
-        if (err instanceof S3MmapError) throw err; // already final: abort, ObjectChanged, bad range
-        failure = failureOf(err);
-      }
+    let timeoutMs = this.retry.requestTimeoutMs;
+    await withRetries({
+      policy: this.retry,
+      giveUpAt,
+      attempt: () => {
+        if (signal.aborted) throw this.abortError(offset, length, signal.reason);
+        if (!this.conn) throw this.closedError();
+        timeoutMs = Math.max(1, Math.min(this.retry.requestTimeoutMs, giveUpAt - Date.now()));
+        return this.readOnce(offset, length, into, signal, timeoutMs);
+      },
       // An attempt cut short by the read deadline rather than by
       // requestTimeoutMs says nothing about the server: report what the
       // server said last (500, SlowDown, a broken body), not our own timer.
-      if (previous && failure.code === 'ETIMEDOUT' && timeoutMs < this.retry.requestTimeoutMs) failure = previous;
-      previous = failure;
-      const retryable = isRetryable(failure, { reading: true });
-      const delay = backoffDelay(attempt, this.retry, testHooks.jitter);
-      if (!retryable || attempt >= this.retry.attempts || Date.now() + delay >= giveUpAt) {
-        throw this.readFailure(failure, offset, length, attempt, Date.now() - started, retryable);
-      }
-      this.stats.retries++;
-      await this.pause(delay, signal, () => this.abortError(offset, length, signal.reason));
-    }
+      rename: (f, previous) => (previous && f.code === 'ETIMEDOUT' && timeoutMs < this.retry.requestTimeoutMs ? previous : f),
+      retryable: (f) => isRetryable(f, { reading: true }),
+      onRetry: () => { this.stats.retries++; },
+      pause: (ms) => this.pause(ms, signal, () => this.abortError(offset, length, signal.reason)),
+      giveUp: (f, attempts, retryable) => this.readFailure(f, offset, length, attempts, Date.now() - started, retryable),
+    });
   }
 
   /** The disk cache's name for the pinned version: the endpoint's origin, never a credential. */
@@ -130,6 +136,7 @@ export class S3Source implements Source {
 
   close(): void {
     this.closed.abort();
+    this.prefetched = undefined;
     for (const attempt of this.inflight) attempt.abort(this.closedError());
     this.conn?.close();
     this.conn = undefined;
@@ -206,24 +213,12 @@ export class S3Source implements Source {
     if (this.closed.signal.aborted) return this.closedError();
     if (signal?.aborted) return this.error('AbortError', `s3mmap: opening ${this.url} was aborted (AbortError)`, { cause: err });
     if (err instanceof S3MmapError) return this.scrub(err);
-    return failureError(failureOf(err), this.context(`HEAD ${this.url}`), this.secrets());
+    const request = err instanceof PinFailure ? err.request : 'GET';
+    return failureError(failureOf(err instanceof PinFailure ? err.cause : err), this.context(`${request} ${this.url}`), this.secrets());
   }
 
   private readFailure(f: Failure, offset: number, length: number, attempts: number, elapsedMs: number, retryable: boolean): S3MmapError {
-    const what = `GET ${this.url} bytes ${offset}-${offset + length - 1}`;
-    const http = f.status ? ` (HTTP ${f.status})` : '';
-    const tried = `after ${attempts} attempt${attempts === 1 ? '' : 's'} in ${seconds(elapsedMs)}`;
-    // Gone after the object was mapped: said as such, not as at open.
-    const advice: Record<string, string> = {
-      NoSuchKey: `${this.url} was deleted after it was mapped; map it again once it exists`,
-      NoSuchBucket: `the bucket was deleted after the object was mapped`,
-      AccessDenied: 'the credentials lost access after the object was mapped; check them and map again',
-      ExpiredToken: 'the credentials expired; refresh them and map again',
-      InvalidRange: `${this.url} is shorter than when it was mapped; map it again`,
-    };
-    const message = retryable
-      ? `s3mmap: ${what} failed ${tried}: ${f.code}${http}: ${f.detail}; the endpoint ${this.endpoint()} is failing or overloaded, try again later or raise retry.attempts / retry.deadlineMs`
-      : `s3mmap: ${what} failed: ${f.code}${http}; ${advice[f.code] ?? `${f.detail}; check the endpoint and the object`}`;
+    const message = describeReadFailure(f, { url: this.url, endpoint: this.endpoint(), offset, length, attempts, elapsedMs, retryable });
     return this.error(f.code, message, { status: f.status, retryable, cause: f.cause });
   }
 

@@ -20,8 +20,14 @@ export interface SourceInfo {
 export interface Source {
   /** Learn size and version. Called once, before any read. May use the libuv
    *  pool (DNS, credential files); everything read() needs must be resolved
-   *  here, because read() runs while pool threads may be parked in faults. */
-  open(signal?: AbortSignal): Promise<SourceInfo>;
+   *  here, because read() runs while pool threads may be parked in faults.
+   *  `prefetch`: bytes from the object's start the mapping wants first; a
+   *  source that fetches them along with the pin (S3: the first GET) keeps
+   *  them for takePrefetched(). */
+  open(signal?: AbortSignal, prefetch?: number): Promise<SourceInfo>;
+  /** Optional, after open(): bytes [0, n) of the pinned version that open()
+   *  fetched, handed over once (undefined after, or when it fetched none). */
+  takePrefetched?(): Uint8Array | undefined;
   /** Fill `into[0..length)` with bytes [offset, offset+length) of the pinned
    *  version, or reject. Must not touch mapped memory, must not use the libuv
    *  pool. `into.length >= length`. */

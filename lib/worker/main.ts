@@ -12,6 +12,7 @@ import { BufferPool } from './buffer-pool.js';
 import { POLICY } from '../shared/defaults.js';
 import { DiskCacheStore } from './disk-cache-store.js';
 import { ObjectCache } from './disk-cache.js';
+import { PrefetchedSource } from './prefetched.js';
 import { RegionServer } from './region-server.js';
 import { formatBytes } from '../shared/sizes.js';
 import { createSource } from '../sources/index.js';
@@ -55,7 +56,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
   const source = await createSource(msg.spec);
   let info;
   try {
-    info = await source.open();
+    info = await source.open(undefined, firstBytes(msg));
   } catch (err) {
     await Promise.resolve(source.close()).catch(() => {});
     throw err;
@@ -87,10 +88,11 @@ async function map(msg: MapRequest): Promise<MapReply> {
   // outlive the refusal until a GC, enough to make the next fork fail.
   const residency = new SharedArrayBuffer(Math.ceil(info.size / msg.serve.chunkSize));
   const id = region.id;
+  const prefetched = msg.serve.diskCache ? undefined : source.takePrefetched?.();
   const server = new RegionServer({
     region,
     size: info.size,
-    source,
+    source: prefetched ? new PrefetchedSource(source, prefetched) : source,
     serve: msg.serve,
     pool,
     stats,
@@ -106,6 +108,14 @@ async function map(msg: MapRequest): Promise<MapReply> {
     stats,
     residency,
   };
+}
+
+/** How much of the object's start the open fetches with the pin (the S3
+ *  source's first GET): the first chunk, which the first fault there then
+ *  installs. With a disk cache that chunk is likely on disk already, and a
+ *  warm process should take nothing from S3 it has: one byte, not kept. */
+function firstBytes(msg: MapRequest): number {
+  return msg.serve.diskCache ? 1 : msg.serve.chunkSize;
 }
 
 /** The disk cache's view of the object, when one was asked for and the

@@ -97,6 +97,8 @@ export function handle(
       out['content-range'] = out['content-range'].replace(
         /^bytes (\d+)-(\d+)\//, (_, a, b) => `bytes ${Number(a) + 1}-${Number(b) + 1}/`);
     }
+    if (fault.mode === 'noETag') delete out.etag;
+    if (fault.mode === 'noContentRange') delete out['content-range'];
     entry.status = ures.statusCode;
     res.writeHead(ures.statusCode ?? 502, ures.statusMessage, out);
     const pacer = net.bps ? new Pacer(res, net.bps, () => ures.resume()) : undefined;

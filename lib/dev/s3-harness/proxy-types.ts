@@ -16,7 +16,9 @@ export type FaultMode =
   | 'error502' // 502 with an HTML body and no S3 code, as a load balancer answers
   | 'error504' // 504 with an HTML body and no S3 code
   | 'gone499' // 499 ClientDisconnected (S3 XML body), as MinIO answers requests it drops while shutting down
-  | 'denied403'; // 403 AccessDenied (S3 XML body): access revoked after the object was mapped
+  | 'denied403' // 403 AccessDenied (S3 XML body): access revoked after the object was mapped
+  | 'noETag' // upstream's answer without its ETag header, as some S3-like gateways send
+  | 'noContentRange'; // upstream's answer without its Content-Range header
 
 export interface Fault {
   mode: FaultMode;
