@@ -52,7 +52,9 @@ export function fetchSummary(s: MappingStats): string {
   // No samples yet (a fault served a moment ago may not be in the histogram): say nothing rather than "0 µs".
   const latency = s.faults && s.faultLatencyP99Us > 0 ? `, fault latency p50 ${micros(s.faultLatencyP50Us)}, p99 ${micros(s.faultLatencyP99Us)}` : '';
   const errors = s.errors ? `, ${s.errors} failed read${s.errors === 1 ? '' : 's'}` : '';
-  const disk = s.diskCacheBytes ? `, ${formatBytes(s.diskCacheBytes)} read from the disk cache` : '';
+  const disk = s.diskCacheBypassed
+    ? ', without the disk cache (its filesystem is full)'
+    : s.diskCacheBytes ? `, ${formatBytes(s.diskCacheBytes)} read from the disk cache` : '';
   return `fetched ${formatBytes(s.bytesFetched)} of ${formatBytes(s.size)} (${percent(s.bytesFetched, s.size)}) in ${gets}${disk}; ${faults}${latency}${errors}`;
 }
 

@@ -19,7 +19,6 @@ namespace s3mmap {
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  InitRegistry();
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(PageSize())));
   exports.Set("probe", Napi::Function::New(env, ProbeJs));
   exports.Set("createRegion", Napi::Function::New(env, CreateRegionJs));

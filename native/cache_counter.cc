@@ -44,8 +44,17 @@ Napi::Value CacheCounterOpenJs(const Napi::CallbackInfo& info) {
       failed = "ftruncate";
       // Growing it is safe from any process: the new bytes read as zero.
       if (st.st_size >= 4096 || ftruncate(fd, 4096) == 0) {
-        failed = "mmap";
-        p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        // Backed now, or never: a page of a full filesystem (tmpfs, a
+        // sparse file) that is first written through the mapping raises
+        // SIGBUS; here it is ENOSPC, and the mapping runs without the cache.
+        failed = "fallocate";
+        int rc = posix_fallocate(fd, 0, 4096);
+        if (rc != 0) {
+          errno = rc;
+        } else {
+          failed = "mmap";
+          p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        }
       }
     }
   }

@@ -21,22 +21,13 @@ constexpr int kExitGraceMs = 750;
 std::atomic<bool> g_exiting{false};
 std::atomic<int> g_exit_code{0};
 
-// If the process is exiting with live regions, a thread parked in a fault
-// could never be served and Node would wait forever to join it; closing the
-// uffd instead would hand it zeros. Ending the process here, with the code it
-// was exiting with, is the only outcome that neither hangs nor lies.
-// If it is not exiting, the fault worker died (an uncaught error,
-// process.exit() in a source module) or the worker thread that started it
-// ended: the caller's JS learns of it from the Worker's 'exit' event, but a
+// Fault worker `owner` ended while the process goes on: it died (an uncaught
+// error, process.exit() in a source module) or the worker thread that started
+// it ended. The caller's JS learns of it from the Worker's 'exit' event, but a
 // thread parked in a fault (the main thread itself, perhaps) never would. Its
-// regions are abandoned here, on the worker's own thread, so such a thread
-// ends in SIGSEGV, after one line.
-void ExitGuard(void* worker_env) {
-  if (g_exiting) {
-    if (LiveRegions() > 0) _exit(g_exit_code);
-    return;
-  }
-  napi_env owner = static_cast<napi_env>(worker_env);
+// live regions are abandoned here, on the worker's own thread, so such a
+// thread ends in SIGSEGV, after one line.
+void AbandonLive(napi_env owner) {
   int n = LiveRegionsOf(owner);
   if (n == 0) return;
   // Said first: a woken thread's SIGSEGV may end the process at once.
@@ -45,6 +36,22 @@ void ExitGuard(void* worker_env) {
                      "s3mmap: a fault worker ended (it failed, or the thread that started it exited) with %d mapping(s) live: they are unmapped, and touching them raises SIGSEGV\n", n);
   if (len > 0) (void)!write(2, line, static_cast<size_t>(len));
   AbandonRegions(owner);
+}
+
+// If the process is exiting with live regions, a thread parked in a fault
+// could never be served and Node would wait forever to join it; closing the
+// uffd instead would hand it zeros. Ending the process here, with the code it
+// was exiting with, is the only outcome that neither hangs nor lies. Every
+// thread's regions count for that, not only this worker's: any of them may
+// hold a thread Node is about to join. Otherwise only this worker's regions
+// are abandoned, and all of them are orphaned at the end: while a worker
+// lives nobody else may destroy its regions; now the thread that started it
+// must (lib/api/worker-client.ts).
+void ExitGuard(void* worker_env) {
+  if (g_exiting && LiveRegions() > 0) _exit(g_exit_code);
+  napi_env owner = static_cast<napi_env>(worker_env);
+  if (!g_exiting) AbandonLive(owner);
+  OrphanRegions(owner);
 }
 
 }  // namespace

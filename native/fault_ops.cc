@@ -3,6 +3,7 @@
 // with EEXIST, EAGAIN or ENOENT is decided in TypeScript.
 #include "fault_ops.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -59,15 +60,22 @@ Napi::Value DropJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Drop(static_cast<uintptr_t>(Num(info, 0)), static_cast<size_t>(Num(info, 1))));
 }
 
-// readFaults(fd, Float64Array out) -> count | -errno. Addresses fit a double
-// exactly (user space is below 2^47).
+// readFaults(fd, Float64Array out, Uint32Array tids) -> count | -errno.
+// Addresses fit a double exactly (user space is below 2^47); tids[i] is the
+// faulting thread's id (0 without UFFD_FEATURE_THREAD_ID). At most as many as
+// the shorter array holds.
 Napi::Value ReadFaultsJs(const Napi::CallbackInfo& info) {
   int fd = static_cast<int>(Num(info, 0));
   Napi::Float64Array out = info[1].As<Napi::Float64Array>();
-  int max = static_cast<int>(out.ElementLength());
+  Napi::Uint32Array tid_out = info[2].As<Napi::Uint32Array>();
+  int max = static_cast<int>(std::min(out.ElementLength(), tid_out.ElementLength()));
   std::vector<uint64_t> addrs(max);
-  int n = ReadFaults(fd, addrs.data(), max);
-  for (int i = 0; i < n; i++) out[i] = static_cast<double>(addrs[i]);
+  std::vector<uint32_t> tids(max);
+  int n = ReadFaults(fd, addrs.data(), tids.data(), max);
+  for (int i = 0; i < n; i++) {
+    out[i] = static_cast<double>(addrs[i]);
+    tid_out[i] = tids[i];
+  }
   return Napi::Number::New(info.Env(), n);
 }
 

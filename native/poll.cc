@@ -18,6 +18,7 @@ struct Watch {
   Napi::FunctionReference callback;
   napi_async_cleanup_hook_handle hook = nullptr;
   bool closing = false;
+  bool released = false;  // watches this env's "region released" eventfd
 };
 
 // Plain Node-API calls whose failures are ignored: while the thread is torn
@@ -52,6 +53,8 @@ void OnPoll(uv_poll_t* handle, int status, int events) {
 void OnPollClosed(uv_handle_t* handle) {
   Watch* w = static_cast<Watch*>(handle->data);
   napi_remove_async_cleanup_hook(w->hook);
+  // Closed only now that the loop no longer polls it: the number could be reused.
+  if (w->released) CloseReleasedFd(w->env);
   delete w;
 }
 
@@ -72,19 +75,28 @@ void WatchCleanup(napi_async_cleanup_hook_handle, void* arg) {
 }  // namespace
 
 // watch(fd, callback) -> External handle; callback(status) when readable.
-// fd -1 is the "region released" eventfd.
+// fd -1 is this thread's "region released" eventfd (the fault worker's own).
 Napi::Value WatchJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = static_cast<int>(Num(info, 0));
-  if (fd < 0) fd = ReleasedFd();
+  bool released = fd < 0;
+  if (released) {
+    fd = ReleasedFdOf(env);
+    if (fd < 0) {
+      ErrnoError(env, -fd, "eventfd", "cannot make the region-released eventfd").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   auto* w = new Watch();
   w->env = env;
   w->callback = Napi::Persistent(info[1].As<Napi::Function>());
   w->poll.data = w;
+  w->released = released;
   int rc = uv_poll_init(loop, &w->poll, fd);
   if (rc != 0) {
+    if (released) CloseReleasedFd(env);
     delete w;
     ErrnoError(env, -rc, "uv_poll_init", "cannot watch fd").ThrowAsJavaScriptException();
     return env.Undefined();

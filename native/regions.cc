@@ -1,6 +1,8 @@
-// Region registry: create (uffd + mmap + register), unmap, destroy, and the
-// queue of released regions. Any thread: views come and go on the threads
-// that hold them; the fault worker creates, retires and destroys.
+// Region registry: create (uffd + mmap + register), unmap, destroy, and each
+// fault worker's queue of released regions. Any thread: views come and go on
+// the threads that hold them; a fault worker creates, retires and destroys
+// only the regions it serves (every thread that maps has a fault worker of
+// its own, so several may share this registry).
 #include "regions.h"
 
 #include <sys/eventfd.h>
@@ -17,11 +19,18 @@
 namespace s3mmap {
 namespace {
 
+// A fault worker's released regions and the eventfd that wakes it. One per
+// worker: with one queue for the process, whichever worker woke first took
+// every id and closed uffds that another worker was still serving.
+struct Owner {
+  int fd = -1;
+  std::vector<uint64_t> released;
+};
+
 std::mutex g_mu;
 std::unordered_map<uint64_t, Region*> g_regions;
-std::vector<uint64_t> g_released;
+std::unordered_map<napi_env, Owner> g_owners;
 uint64_t g_next_id = 1;
-int g_released_fd = -1;
 std::atomic<int> g_live{0};
 
 Region* FindLocked(uint64_t id) {
@@ -30,13 +39,17 @@ Region* FindLocked(uint64_t id) {
 }
 
 // The region no longer serves: counted out of the live ones and queued for
-// the fault worker to retire.
+// the fault worker that serves it to retire. A region whose worker is gone is
+// queued for nobody: the thread that started that worker destroys it.
 void MarkUnmappedLocked(Region* r) {
   r->unmapped = true;
   g_live--;
-  g_released.push_back(r->id);
+  if (r->orphaned) return;
+  auto it = g_owners.find(r->owner);
+  if (it == g_owners.end()) return;
+  it->second.released.push_back(r->id);
   uint64_t one = 1;
-  if (g_released_fd >= 0) (void)!write(g_released_fd, &one, sizeof(one));
+  if (it->second.fd >= 0) (void)!write(it->second.fd, &one, sizeof(one));
 }
 
 void UnmapLocked(Region* r) {
@@ -54,14 +67,33 @@ void LiftFenceLocked(Region* r) {
 
 }  // namespace
 
-void InitRegistry() {
+int ReleasedFdOf(napi_env owner) {
   std::lock_guard<std::mutex> lock(g_mu);
-  if (g_released_fd < 0) g_released_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  Owner& o = g_owners[owner];
+  if (o.fd < 0) o.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  return o.fd < 0 ? -errno : o.fd;
 }
 
-int ReleasedFd() {
+void CloseReleasedFd(napi_env owner) {
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = g_owners.find(owner);
+    if (it == g_owners.end()) return;
+    fd = it->second.fd;
+    g_owners.erase(it);
+  }
+  if (fd >= 0) close(fd);
+}
+
+void OrphanRegions(napi_env owner) {
   std::lock_guard<std::mutex> lock(g_mu);
-  return g_released_fd;
+  for (auto& [id, r] : g_regions) {
+    // A live one is the exit guard's to fence first (AbandonRegions).
+    if (r->owner == owner && r->unmapped) r->orphaned = true;
+  }
+  auto it = g_owners.find(owner);
+  if (it != g_owners.end()) it->second.released.clear();
 }
 
 int LiveRegions() { return g_live.load(); }
@@ -84,6 +116,7 @@ void AbandonRegions(napi_env owner) {
     // fence, never on zeros (the uffd stays open, rule 7).
     Fence(r->addr, r->length);
     r->fenced = true;
+    r->orphaned = true;
     MarkUnmappedLocked(r);
     Wake(r->uffd.fd, reinterpret_cast<uintptr_t>(r->addr), r->length);
   }
@@ -164,30 +197,43 @@ Napi::Value UnmapJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// takeReleased() -> [id...] regions unmapped since the last call.
+// takeReleased() -> [id...] regions this fault worker serves that were
+// unmapped since its last call.
 Napi::Value TakeReleasedJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<uint64_t> ids;
   {
     std::lock_guard<std::mutex> lock(g_mu);
-    ids.swap(g_released);
-    uint64_t v;
-    if (g_released_fd >= 0) (void)!read(g_released_fd, &v, sizeof(v));
+    auto it = g_owners.find(env);
+    if (it != g_owners.end()) {
+      ids.swap(it->second.released);
+      uint64_t v;
+      if (it->second.fd >= 0) (void)!read(it->second.fd, &v, sizeof(v));
+    }
   }
   Napi::Array a = Napi::Array::New(env, ids.size());
   for (size_t i = 0; i < ids.size(); i++) Put(a, i, Napi::BigInt::New(env, ids[i]));
   return a;
 }
 
-// destroyRegion(id): the fault worker has stopped polling; close the uffd
-// (the mapping is gone already) and forget the region.
+// destroyRegion(id): the fault worker that serves the region has stopped
+// polling it; close the uffd (the mapping is gone already) and forget the
+// region. Refused (EPERM) on any other thread while that worker lives: its
+// poll watcher, copies and chunk cache would go on with a closed fd number.
+// Once the worker is gone (orphaned) the thread that started it may.
 Napi::Value DestroyRegionJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   uint64_t id = IdArg(info, 0);
   Region* r = nullptr;
   {
     std::lock_guard<std::mutex> lock(g_mu);
     r = FindLocked(id);
-    if (!r || r->destroyed) return info.Env().Undefined();
+    if (!r || r->destroyed) return env.Undefined();
+    if (r->owner != static_cast<napi_env>(env) && !r->orphaned) {
+      ErrnoError(env, EPERM, "destroyRegion", "region " + std::to_string(id) + " is served by another fault worker; only that worker may retire it")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     UnmapLocked(r);
     if (r->views > 0) {
       // Views still exist (never collected): keep the struct for their

@@ -1,8 +1,9 @@
 // The process-wide region registry: a uffd plus its mapping, shared by every
-// thread. The fault worker creates and destroys regions; views (views.cc) on
-// any thread hold them mapped. Unmapped regions are queued and signalled on an
-// eventfd so the fault worker can stop serving them before it closes the uffd
-// (rule 7: close last).
+// thread. A fault worker creates regions and is their owner: only it retires
+// and destroys them. Views (views.cc) on any thread hold them mapped.
+// Unmapped regions are queued for their owner and signalled on that owner's
+// eventfd, so it can stop serving them before it closes the uffd (rule 7:
+// close last).
 #pragma once
 
 #include <napi.h>
@@ -24,6 +25,7 @@ struct Region {
   bool unmapped = false;
   bool destroyed = false;  // the worker is done with it; the last view frees it
   bool fenced = false;     // abandoned: a PROT_NONE reservation until the last view goes
+  bool orphaned = false;   // its fault worker is gone: any thread may destroy it
   napi_env owner = nullptr;  // the fault worker that serves it
 };
 
@@ -46,9 +48,14 @@ int LiveRegionsOf(napi_env owner);
 // fault again on nothing (SIGSEGV).
 void AbandonRegions(napi_env owner);
 
-// The "region released" eventfd (created at load).
-int ReleasedFd();
-void InitRegistry();
+// Fault worker `owner`'s "region released" eventfd, made on first use; -errno
+// if it cannot be. Closed by CloseReleasedFd once nothing polls it.
+int ReleasedFdOf(napi_env owner);
+void CloseReleasedFd(napi_env owner);
+
+// Fault worker `owner` is gone: its unmapped regions may be destroyed by any
+// thread (the one that started the worker closes their uffds).
+void OrphanRegions(napi_env owner);
 
 Napi::Value CreateRegionJs(const Napi::CallbackInfo& info);
 Napi::Value UnmapJs(const Napi::CallbackInfo& info);

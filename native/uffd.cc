@@ -180,7 +180,7 @@ int Drop(uintptr_t start, size_t len) {
   return madvise(reinterpret_cast<void*>(start), len, MADV_DONTNEED) < 0 ? -errno : 0;
 }
 
-int ReadFaults(int uffd, uint64_t* addrs, int max) {
+int ReadFaults(int uffd, uint64_t* addrs, uint32_t* tids, int max) {
   struct uffd_msg msgs[64];
   int n = 0;
   while (n < max) {
@@ -193,7 +193,10 @@ int ReadFaults(int uffd, uint64_t* addrs, int max) {
     }
     int count = static_cast<int>(got / sizeof(msgs[0]));
     for (int i = 0; i < count; i++) {
-      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) addrs[n++] = msgs[i].arg.pagefault.address;
+      if (msgs[i].event != UFFD_EVENT_PAGEFAULT) continue;
+      // 0 unless UFFD_FEATURE_THREAD_ID was granted.
+      tids[n] = msgs[i].arg.pagefault.feat.ptid;
+      addrs[n++] = msgs[i].arg.pagefault.address;
     }
     if (count < want) break;
   }

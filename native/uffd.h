@@ -44,8 +44,9 @@ long Poison(int uffd, uintptr_t start, size_t len, bool dontwake);
 int Drop(uintptr_t start, size_t len);
 
 // Reads pending page-fault messages without blocking. Stores fault addresses
-// in `addrs`, returns how many (0 when none), or -errno.
-int ReadFaults(int uffd, uint64_t* addrs, int max);
+// in `addrs` and the faulting threads' ids in `tids` (0 without
+// UFFD_FEATURE_THREAD_ID), returns how many (0 when none), or -errno.
+int ReadFaults(int uffd, uint64_t* addrs, uint32_t* tids, int max);
 
 size_t PageSize();
 

@@ -9,6 +9,7 @@ import { DEFAULTS } from '../../lib/shared/defaults.js';
 import { maxBufferLength } from '../../lib/shared/native.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
+import { diskCacheRoom } from '../../lib/api/cache-admin.js';
 import { clientOptions, mapOptions, type GlobalArgs } from '../options.js';
 import { bytesExact, formatBytes, json, out, section } from '../output.js';
 
@@ -60,7 +61,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         readahead: opts.readahead,
         cacheSize: opts.cacheSize,
         concurrency: opts.concurrency ?? DEFAULTS.concurrency,
-        diskCache: opts.diskCache,
+        diskCache: opts.diskCache && { ...opts.diskCache, room: diskCacheRoom(opts.diskCache.dir, opts.diskCache.maxBytes) },
       },
       // Node 20 is past its end of life (April 2026) and holds 4 GiB per Buffer: say what that means here.
       node: { version: process.version, endOfLife: nodeMajor() < 22, maxBufferLength, wholeBuffer: info.size <= maxBufferLength },
@@ -85,7 +86,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['fetch size', `${formatBytes(p.fetchSize)} per ranged GET at most`],
         ['readahead', p.readahead ? `up to ${formatBytes(p.readahead)} ahead of a sequential reader` : 'off'],
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
-        ['disk cache', p.diskCache ? `${p.diskCache.dir}, up to ${formatBytes(p.diskCache.maxBytes)}, shared with your other processes` : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
+        ['disk cache', p.diskCache ? diskCacheText(p.diskCache) : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
       ], w),
       ...section('node', nodePairs(report.node, info.size), w),
@@ -94,6 +95,13 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
     for (const l of lines) out(l);
   },
 };
+
+function diskCacheText(d: { dir: string; maxBytes: number; room: ReturnType<typeof diskCacheRoom> }): string {
+  const r = d.room;
+  if (r?.full) return `${d.dir}: its filesystem is full (${formatBytes(r.used)} of it cache entries); mappings run without the disk cache (stats().diskCacheBypassed) until there is room`;
+  const cap = r && r.cap < d.maxBytes ? `up to ${formatBytes(r.cap)}, what its filesystem can hold (${formatBytes(d.maxBytes)} asked)` : `up to ${formatBytes(d.maxBytes)}`;
+  return `${d.dir}, ${cap}, shared with your other processes`;
+}
 
 function nodeMajor(): number {
   return Number(process.versions.node.split('.')[0]);

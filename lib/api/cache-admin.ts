@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatRoot, isEntryName, lockPath, META_FILE, usagePath, type CacheIdentity } from '../shared/cache-layout.js';
+import { cacheCap, CACHE_BLOCK, ENTRY_HEADER, formatRoot, isEntryName, lockPath, META_FILE, usagePath, type CacheIdentity } from '../shared/cache-layout.js';
 import { S3MmapError } from '../shared/errors.js';
 import { io } from '../shared/native-io.js';
 import { prepareCacheDir } from './cache-dir.js';
@@ -95,6 +95,23 @@ export function diskCacheInfo(dir: string): DiskCacheInfo {
     counted: io.cacheCounterGet(io.cacheCounterOpen(usagePath(checked))),
     objects,
   };
+}
+
+/** The cap a mapping asking for `maxBytes` gets in `dir` (never more than
+ *  its filesystem can hold), what the cache holds, and whether the
+ *  filesystem is too full for one more entry: then mappings run without the
+ *  cache until room is made (stats().diskCacheBypassed). Null when the
+ *  directory does not exist yet. */
+export function diskCacheRoom(dir: string, maxBytes: number): { cap: number; used: number; full: boolean } | null {
+  if (!existsSync(dir)) return null;
+  let used = 0;
+  try {
+    used = io.cacheCounterGet(io.cacheCounterOpen(usagePath(dir)));
+  } catch {
+    // No room even for the counter's page: the cache holds nothing countable.
+  }
+  const cap = cacheCap(dir, maxBytes, used);
+  return { cap, used, full: cap < CACHE_BLOCK + ENTRY_HEADER };
 }
 
 /** Removes every cached object, or those of `target` (any endpoint, every

@@ -48,7 +48,7 @@ class FaultWorkerClient {
     worker.unref();
     worker.on('message', (msg: FromWorker) => this.onMessage(worker, msg));
     worker.on('error', (err) => this.onDeath(worker, err));
-    worker.on('exit', (code) => this.onDeath(worker, new S3MmapError('EWORKER', `s3mmap: the fault worker exited (code ${code})`)));
+    worker.on('exit', (code) => this.onDeath(worker, new S3MmapError('EWORKER', `s3mmap: the fault worker exited (code ${code})`), true));
     this.worker = worker;
     return worker;
   }
@@ -66,16 +66,21 @@ class FaultWorkerClient {
     else p.reject(deserializeError((msg as { error: SerializedError }).error));
   }
 
-  private onDeath(worker: Worker, err: Error): void {
+  private onDeath(worker: Worker, err: Error, exited = false): void {
     if (this.worker !== worker) return;
     this.worker = null;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
-    // Nobody serves these regions any more. The worker's teardown hook has
-    // fenced them off already (a touch is SIGSEGV, not an endless wait), so
-    // their uffds can be closed (rule 7: after the mapping is gone).
-    for (const id of this.faultHandlers.keys()) native.destroyRegion(id);
+    // Nobody serves these regions any more. Once the worker's thread has
+    // ended, its teardown hook has fenced them off (a touch is SIGSEGV, not an
+    // endless wait) and given them up, so their uffds can be closed here (rule
+    // 7: after the mapping is gone). 'error' comes before that: the registry
+    // refuses to destroy a region whose worker still runs.
+    const ids = [...this.faultHandlers.keys()];
     this.faultHandlers.clear();
+    const destroy = () => { for (const id of ids) native.destroyRegion(id); };
+    if (exited) destroy();
+    else worker.once('exit', destroy);
     process.emitWarning(`s3mmap: ${err.message.replace(/^s3mmap: /, '')}; its mappings were unmapped`);
   }
 }

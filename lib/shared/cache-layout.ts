@@ -1,13 +1,15 @@
 // Where the disk cache keeps what, shared by the fault worker (reads and
 // writes entries) and the caller's thread (`s3mmap cache`, the directory
-// checks). Pure naming and hashing; sha256 here is the synchronous kind,
-// once per mapping, never on the libuv pool.
+// checks). Naming, hashing and the cap in force (one statfs); sha256 and
+// statfs here are the synchronous kind, once per mapping, never on the libuv
+// pool.
 //
 //   DIR/v1/                        0700; the format version
 //     lock                         flock'ed by the cleanup pass and `cache clear`
 //     usage                        one page, MAP_SHARED by every process: bytes held
 //     <object>/                    sha256(endpoint, bucket, key), 32 hex digits
 //       object                     {"endpoint","bucket","key"}: what `s3mmap cache` shows
+//       .tmp-<pid>-object          the object file being written
 //       <version>/                 sha256(ETag), 32 hex digits
 //         <block>                  entry: 64 KiB block number, 8+ hex digits
 //         locks                    byte-range locked (one byte at each block's
@@ -20,6 +22,7 @@
 // writes and verifies it. Blocks are 64 KiB of the object whatever the
 // mapping's chunk size, so mappings with different chunk sizes share them.
 import { createHash } from 'node:crypto';
+import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CACHE_FORMAT = 'v1';
@@ -56,4 +59,16 @@ export const META_FILE = 'object';
 export const LOCKS_FILE = 'locks';
 
 export const isEntryName = (name: string): boolean => /^[0-9a-f]{8,}$/.test(name);
-export const isTempName = (name: string): boolean => name.startsWith('.tmp-');
+/** A writer's temporary file (blocks and the object file are written to one,
+ *  then renamed); `object.tmp-<pid>` is the object file's older name for it. */
+export const isTempName = (name: string): boolean => name.startsWith('.tmp-') || name.startsWith(`${META_FILE}.tmp-`);
+
+/** The cap in force: the one asked for, but never more than the filesystem
+ *  of `dir` can hold, which is what the cache holds now (`used`) plus the
+ *  space still free to unprivileged users (statfs). A cap the filesystem
+ *  cannot reach would never start a cleanup pass: the disk would fill up
+ *  instead, and every new object would find no room. */
+export function cacheCap(dir: string, maxBytes: number, used: number): number {
+  const s = statfsSync(dir);
+  return Math.min(maxBytes, used + s.bavail * s.bsize);
+}

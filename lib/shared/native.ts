@@ -35,7 +35,10 @@ export interface NativeAddon {
   createRegion(size: number, userModeOnly: boolean, wantFeatures: number): RegionInfo;
   /** Unmaps a region whatever its views: one whose first view failed, which nobody may hold. */
   unmap(id: bigint): void;
+  /** Regions this fault worker serves that were unmapped since its last call. */
   takeReleased(): bigint[];
+  /** Closes the uffd of a region this fault worker serves (or whose worker is
+   *  gone); throws EPERM for one another live worker serves. */
   destroyRegion(id: bigint): void;
   liveRegions(): number;
   /** The longest ArrayBuffer view() may make; set at load from buffer.constants.MAX_LENGTH. */
@@ -53,8 +56,10 @@ export interface NativeAddon {
   wake(fd: number, start: number, length: number): number;
   poison(fd: number, start: number, length: number, dontWake: boolean): number;
   drop(start: number, length: number): number;
-  readFaults(fd: number, out: Float64Array): number;
-  /** fd -1 watches the process-wide "region released" eventfd. */
+  /** Fault addresses into `out`, the faulting threads' ids into `tids` (0
+   *  without UFFD_FEATURE_THREAD_ID): how many, or -errno. */
+  readFaults(fd: number, out: Float64Array, tids: Uint32Array): number;
+  /** fd -1 watches this fault worker's own "region released" eventfd. */
   watch(fd: number, onReadable: (status: number) => void): object;
   unwatch(handle: object): void;
   setExiting(code: number): void;

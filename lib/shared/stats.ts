@@ -24,6 +24,7 @@ export const Counter = {
   diskCacheWrites: 16,
   diskCacheDropped: 17,
   diskCacheWaits: 18,
+  diskCacheBypassed: 19,
 } as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
@@ -52,6 +53,10 @@ export interface MappingStats {
   diskCacheDropped: number;
   /** Blocks another process was fetching when this mapping wanted them: waited for, not fetched twice. */
   diskCacheWaits: number;
+  /** 1 when the mapping asked for the disk cache but runs without it: its
+   *  filesystem had no room for the object's files even after the least
+   *  recently used entries were deleted. 0 otherwise. */
+  diskCacheBypassed: number;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
@@ -130,6 +135,7 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     diskCacheWrites: c[Counter.diskCacheWrites],
     diskCacheDropped: c[Counter.diskCacheDropped],
     diskCacheWaits: c[Counter.diskCacheWaits],
+    diskCacheBypassed: c[Counter.diskCacheBypassed],
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
     residentPeak: c[Counter.residentPeak],

@@ -7,7 +7,7 @@
 // I/O threads (lib/shared/native-io.ts), never on this loop or the libuv pool.
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { formatRoot, isEntryName, isTempName, lockPath, usagePath } from '../shared/cache-layout.js';
+import { cacheCap, formatRoot, isEntryName, isTempName, lockPath, usagePath } from '../shared/cache-layout.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { io } from '../shared/native-io.js';
 
@@ -51,6 +51,11 @@ export class DiskCacheStore {
     return io.cacheCounterGet(this.counter);
   }
 
+  /** The cap in force for a mapping asking for `maxBytes` (cacheCap()). */
+  capFor(maxBytes: number): number {
+    return cacheCap(this.root, maxBytes, this.used);
+  }
+
   /** Makes room after a write found none: one cleanup pass at a time per
    *  process, deleting down to the low water mark. */
   makeRoom(cap: number): Promise<void> {
@@ -85,13 +90,12 @@ export class DiskCacheStore {
         if (scan.dirs[i]) continue;
         const rel = scan.paths[i];
         const parts = rel.split('/');
-        if (parts.length !== 3) continue; // the lock, the counter, object files
-        const name = parts[2];
-        if (isEntryName(name)) {
+        const name = parts[parts.length - 1];
+        // Temporary files at any depth: a block's beside its entries, the object file's a level up.
+        if (isTempName(name)) doomed.push(rel);
+        else if (parts.length === 3 && isEntryName(name)) {
           entries.push({ path: rel, size: scan.sizes[i], atime: scan.atimes[i] });
           total += scan.sizes[i];
-        } else if (isTempName(name)) {
-          doomed.push(rel);
         }
       }
       const low = Math.floor(cap * TUNING.lowWater);
@@ -126,4 +130,3 @@ export class DiskCacheStore {
     }
   }
 }
-

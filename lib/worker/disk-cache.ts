@@ -25,7 +25,8 @@
 //   what fits. When nothing fits, one process takes the lock exclusively (so
 //   no write is half done), scans, deletes the least recently used entries
 //   down to the low water mark and sets the counter to what is left.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { blockName, CACHE_BLOCK, identityBytes, LOCKS_FILE, META_FILE, objectDirName, versionDirName, type CacheIdentity } from '../shared/cache-layout.js';
@@ -87,7 +88,10 @@ export class ObjectCache {
     this.dir = join(this.objectDir, versionDirName(id.version));
     this.ensureDirs();
     const fd = io.cacheLockFileOpen(join(this.dir, LOCKS_FILE));
-    if (fd < 0) throw Object.assign(new Error(`cannot open ${join(this.dir, LOCKS_FILE)} (errno ${-fd})`), { code: 'EIO' });
+    if (fd < 0) {
+      const code = Object.entries(osConstants.errno).find(([, n]) => n === -fd)?.[0] ?? 'EIO';
+      throw Object.assign(new Error(`cannot open ${join(this.dir, LOCKS_FILE)} (${code})`), { code });
+    }
     this.lockFd = fd;
   }
 
@@ -104,15 +108,25 @@ export class ObjectCache {
     }
   }
 
-  /** Map time, and after `s3mmap cache clear` removed them: two mkdirs and a small file. */
+  /** Map time, and after `s3mmap cache clear` removed them: two mkdirs and
+   *  a small file. A temporary file that could not be written whole (ENOSPC)
+   *  is removed at once; one a crash leaves behind, the cleanup pass sweeps.
+   *  That pass may sweep this one too, mid-write (it does not hold the
+   *  directory's lock): then it is written again. */
   ensureDirs(): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const meta = join(this.objectDir, META_FILE);
-    if (existsSync(meta)) return;
-    const tmp = `${meta}.tmp-${process.pid}`;
+    const tmp = join(this.objectDir, `.tmp-${process.pid}-${META_FILE}`);
     const { endpoint, bucket, key } = this.id;
-    writeFileSync(tmp, JSON.stringify({ endpoint, bucket, key }) + '\n', { mode: 0o600 });
-    renameSync(tmp, meta);
+    for (let attempt = 0; !existsSync(meta); attempt++) {
+      try {
+        writeFileSync(tmp, JSON.stringify({ endpoint, bucket, key }) + '\n', { mode: 0o600 });
+        renameSync(tmp, meta);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
+      }
+    }
   }
 
   /** The blocks covering object bytes [start, start+length). */

@@ -15,7 +15,8 @@ import { RegionServer } from './region-server.js';
 import { formatBytes } from '../shared/sizes.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/source.js';
-import { createStatsBuffer } from '../shared/stats.js';
+import { Counter, createStatsBuffer, StatsWriter } from '../shared/stats.js';
+import { CACHE_BLOCK, ENTRY_HEADER } from '../shared/cache-layout.js';
 
 const port = parentPort!;
 // Shared by every mapping: fetch buffers are recycled instead of reallocated.
@@ -65,14 +66,16 @@ async function map(msg: MapRequest): Promise<MapReply> {
   }
   let disk: ObjectCache | null;
   try {
-    disk = openDiskCache(msg, source, info.size);
+    disk = await openDiskCache(msg, source, info.size, stats);
   } catch (err) {
     await Promise.resolve(source.close()).catch(() => {});
     throw err;
   }
   let region;
   try {
-    region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON);
+    // THREAD_ID: which thread faulted, so a chunk installed for a thread is
+    // kept until that thread has read it (residency.ts).
+    region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON | UffdFeature.THREAD_ID);
   } catch (err) {
     disk?.close();
     await Promise.resolve(source.close()).catch(() => {});
@@ -104,19 +107,51 @@ async function map(msg: MapRequest): Promise<MapReply> {
   };
 }
 
-/** The disk cache's view of the object, when one was asked for and the source can name its bytes. */
-function openDiskCache(msg: MapRequest, source: Source, size: number): ObjectCache | null {
+/** The disk cache's view of the object, when one was asked for and the
+ *  source can name its bytes. The cache is optional: a filesystem with no
+ *  room (ENOSPC, EDQUOT) never fails the mapping. The least recently used
+ *  entries are deleted and the object's files tried again; if there is still
+ *  no room the mapping runs without the cache and stats().diskCacheBypassed
+ *  says so. A directory that cannot be used at all (read-only, another
+ *  user's) is refused with one line. */
+async function openDiskCache(msg: MapRequest, source: Source, size: number, stats: SharedArrayBuffer): Promise<ObjectCache | null> {
   const options = msg.serve.diskCache;
   const identity = options ? source.cacheIdentity?.() : undefined;
   if (!options || !identity) return null;
-  try {
-    const store = DiskCacheStore.open(options.dir);
-    store.opened(options.maxBytes);
-    return new ObjectCache(store, identity, size, options.maxBytes);
-  } catch (err) {
+  const refuse = (err: unknown) => {
     const code = (err as { code?: string }).code ?? 'EIO';
-    throw new S3MmapError(code, `s3mmap: cannot use the cache directory ${options.dir} for ${msg.serve.label} (${code}: ${(err as Error).message.replace(/^s3mmap: /, '')}); check its permissions and free space, or map without cacheDir`, { cause: err });
+    return new S3MmapError(code, `s3mmap: cannot use the cache directory ${options.dir} for ${msg.serve.label} (${code}: ${(err as Error).message.replace(/^s3mmap: /, '')}); check its permissions, or map without cacheDir`, { cause: err });
+  };
+  const bypass = () => {
+    new StatsWriter(stats).set(Counter.diskCacheBypassed, 1);
+    return null;
+  };
+  let store: DiskCacheStore;
+  let cap: number;
+  try {
+    store = DiskCacheStore.open(options.dir);
+    cap = store.capFor(options.maxBytes);
+  } catch (err) {
+    if (noRoom(err)) return bypass();
+    throw refuse(err);
   }
+  // Not one entry fits, and the cache holds next to nothing to delete: other files filled the disk.
+  if (cap < CACHE_BLOCK + ENTRY_HEADER) return bypass();
+  store.opened(cap);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return new ObjectCache(store, identity, size, cap);
+    } catch (err) {
+      if (!noRoom(err)) throw refuse(err);
+      if (attempt > 0) return bypass();
+      await store.makeRoom(cap);
+    }
+  }
+}
+
+function noRoom(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /** createRegion's errno error, said for the caller: what could not be mapped and what to do. */

@@ -86,10 +86,10 @@ export class RegionServer {
     setMaxListeners(0, this.abort.signal);
     this.geometry = new ChunkGeometry(init.size, serve.chunkSize, pageSize);
     this.stats = new StatsWriter(init.stats);
-    this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => init.onError(err, 0, 0));
+    this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => init.onError(err, 0, 0), (tid) => this.resident.faulted(tid));
     this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries));
     this.poisoned = new PoisonList(this.geometry, this.installer, this.stats, serve.label, (c) => this.intake.settle(c), init.onError);
-    this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
+    this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l), (tid) => this.intake.isParked(tid));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     this.disk = init.disk;
     this.reader = new RunReader({
@@ -144,6 +144,7 @@ export class RegionServer {
     this.watchHandle = null;
     this.cache?.clear();
     this.markers.clear();
+    this.resident.close();
     this.disk?.close();
     // Fetches never started must still settle, or drain() and load() wait forever.
     this.scheduler.stop(new S3MmapError('ERR_CLOSED', `s3mmap: ${this.label} is closed`));
@@ -199,7 +200,7 @@ export class RegionServer {
   private serveFault(chunk: number): void {
     if (this.resident.has(chunk)) {
       // Installed while this message sat in the queue: the thread may still be asleep on it.
-      this.intake.settle(chunk);
+      this.resident.keep(chunk, this.intake.settle(chunk));
       this.installer.wake(this.geometry.start(chunk), this.geometry.installBytes(chunk));
       return;
     }
@@ -292,16 +293,20 @@ export class RegionServer {
     const start = this.geometry.start(first);
     // A load() retrying a chunk that failed before: its poison markers go, so the copy can install pages there.
     this.poisoned.clear(first, count);
-    const evicted = this.resident.reserve(data.length);
+    // Room taken from chunks that woken threads have not read yet would
+    // starve them (residency.ts): wait until they have.
+    let evicted = this.resident.reserve(data.length);
+    while (evicted === null) {
+      await this.resident.room();
+      if (this.stopped) return;
+      evicted = this.resident.reserve(data.length, true);
+    }
     if (evicted) this.stats.add(Counter.evictions, evicted);
     let outcome: CopyOutcome = 'gone';
     try {
       outcome = await this.installer.copy(start, data, () => {
         this.stats.add(Counter.installs, count);
-        for (let c = first; c < first + count; c++) {
-          this.resident.add(c);
-          this.intake.settle(c);
-        }
+        for (let c = first; c < first + count; c++) this.resident.add(c, this.intake.settle(c));
         this.stats.set(Counter.residentBytes, this.resident.bytes);
         this.stats.set(Counter.residentPeak, this.resident.highWater);
       });

@@ -1,6 +1,7 @@
 // Unit tests of lib/worker/residency.ts with a fake dropPages: add, drop,
-// reserve (eviction oldest first, counting installs under way), cancel, and
-// the high-water mark that stats().residentPeak reports. Vitest 'unit'
+// reserve (eviction oldest first, counting installs under way), cancel, the
+// high-water mark that stats().residentPeak reports, and the chunks kept for
+// threads that have not read them yet (progress under any budget). Vitest 'unit'
 // project, test-file thread.
 import { describe, expect, it } from 'vitest';
 import { ChunkGeometry } from '../../lib/worker/chunk-geometry.js';
@@ -8,15 +9,15 @@ import { ResidentSet } from '../../lib/worker/residency.js';
 
 const C = 64 * 1024;
 
-function setup(budget: number, chunks = 10, tail = 0) {
+function setup(budget: number, chunks = 10, tail = 0, parked = new Set<number>(), clock = { ms: 0 }) {
   const geometry = new ChunkGeometry(chunks * C - tail, C, 4096);
   const bits = new Uint8Array(chunks);
   const dropped: [number, number, number][] = [];
   const set = new ResidentSet(geometry, bits, budget, (offset, length) => {
     // The bit must already read "not resident" when the pages go.
     dropped.push([offset, length, bits[offset / C]]);
-  });
-  return { set, bits, dropped };
+  }, (tid) => parked.has(tid), () => clock.ms);
+  return { set, bits, dropped, parked, clock };
 }
 
 describe('ResidentSet', () => {
@@ -151,5 +152,66 @@ describe('ResidentSet', () => {
     set.add(1);
     expect(set.reserve(3 * C)).toBe(2);
     expect(set.bytes).toBe(0);
+  });
+
+  it('a chunk installed for a thread is not evicted for another install while that thread runs: reserve() says wait (null)', async () => {
+    const { set, dropped, parked } = setup(C);
+    expect(set.reserve(C)).toBe(0);
+    set.add(3, [101]); // thread 101 woke on chunk 3 and has not read it yet
+    expect(set.reserve(C)).toBeNull();
+    expect(dropped).toEqual([]);
+    // Once 101 faults twice more (it moved past 3 and past the next one), 3 may go.
+    let roomed = false;
+    void set.room().then(() => (roomed = true));
+    set.faulted(101);
+    await Promise.resolve();
+    expect(roomed).toBe(true);
+    // One fault leaves its last chunk kept: an access across a boundary needs it beside the next.
+    expect(set.reserve(C, true)).toBeNull();
+    set.add(4, [101]);
+    expect(set.bytes).toBe(2 * C);
+    set.faulted(101); // now 3 is behind it and goes; 4 is its last, kept while it runs
+    expect(set.reserve(C, true)).toBeNull();
+    expect(dropped.map(([o]) => o / C)).toEqual([3]);
+    parked.add(101); // parked on the next chunk: it may need 4 beside it
+    expect(set.reserve(C, true)).toBe(0);
+    expect(set.has(4)).toBe(true);
+  });
+
+  it('when every thread holding kept chunks is parked in a fault, an install goes over the budget instead of waiting forever', () => {
+    const { set, parked } = setup(C);
+    set.reserve(C);
+    set.add(0, [7]);
+    expect(set.reserve(C)).toBeNull(); // 7 runs: wait for it
+    parked.add(7); // 7 faulted on the next chunk, across the boundary: it needs both
+    set.faulted(7);
+    expect(set.reserve(C, true)).toBe(0);
+    set.add(1, [7]);
+    expect(set.bytes).toBe(2 * C);
+    expect(set.has(0)).toBe(true);
+  });
+
+  it('an install waits behind one that waits already; a kept chunk whose thread went quiet expires', () => {
+    const clock = { ms: 0 };
+    const { set } = setup(C, 10, 0, new Set(), clock);
+    set.reserve(C);
+    set.add(0, [5]);
+    expect(set.reserve(C)).toBeNull(); // first waiter
+    // A chunk with no kept one in its way would fit once 0 goes, but it queues behind the first.
+    expect(set.reserve(C)).toBeNull();
+    clock.ms = 1000; // thread 5 never faulted again
+    expect(set.reserve(C, true)).toBe(1);
+    expect(set.has(0)).toBe(false);
+  });
+
+  it('chunks installed for nobody (prefetch, load()) are evicted as before; without a budget nothing is kept', () => {
+    const { set } = setup(2 * C);
+    set.add(0);
+    set.add(1, [9]);
+    expect(set.reserve(C)).toBe(1); // 0 goes, 1 stays
+    expect(set.has(1)).toBe(true);
+    const free = setup(0).set;
+    free.add(0, [9]);
+    expect(free.reserve(100 * C)).toBe(0);
   });
 });
