@@ -62,7 +62,7 @@ Napi::Value CacheCounterOpenJs(const Napi::CallbackInfo& info) {
   if (fd >= 0) close(fd);
   if (p == MAP_FAILED) {
     Napi::Error e = Napi::Error::New(env, std::string("s3mmap: cannot open the cache's usage counter ") + path + ": " + strerror(err));
-    Put(e, "code", Napi::String::New(env, strerrorname_np(err) ? strerrorname_np(err) : "EIO"));
+    Put(e, "code", Napi::String::New(env, ErrnoName(err) ? ErrnoName(err) : "EIO"));
     Put(e, "syscall", Napi::String::New(env, failed));
     e.ThrowAsJavaScriptException();
     return env.Undefined();

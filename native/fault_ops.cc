@@ -23,7 +23,7 @@ Napi::Value ProbeJs(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   Put(o, "ok", Napi::Boolean::New(env, r == 0));
   if (r < 0) {
-    const char* name = strerrorname_np(-r);
+    const char* name = ErrnoName(-r);
     Put(o, "code", Napi::String::New(env, name ? name : "EUNKNOWN"));
     Put(o, "errno", Napi::Number::New(env, -r));
     return o;

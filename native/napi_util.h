@@ -11,6 +11,10 @@
 namespace s3mmap {
 
 // An Error with code (EPERM), errno and syscall, as Node's own fs errors.
+// The errno's symbolic name ("ENOENT"), or nullptr for a number Linux does not
+// define. Not strerrorname_np: glibc has it only from 2.32 and musl not at all,
+// and the prebuilt addons load on glibc 2.28 and on musl.
+const char* ErrnoName(int err);
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what);
 
 // A RangeError with a code: a request no syscall was made for.

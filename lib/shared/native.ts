@@ -1,10 +1,12 @@
-// Loads the native addon (build/Release/s3mmap_native.node), types it, and
-// names the numbers that cross the boundary (uffd modes, feature bits,
-// errnos). Loaded on every thread that uses it: the caller's thread and
+// Loads the native addon (a from-source build in build/Release, else the
+// prebuild for this platform and libc in prebuilds/, through node-gyp-build),
+// types it, and names the numbers that cross the boundary (uffd modes,
+// feature bits, errnos). Loaded on every thread that uses it: the caller's thread and
 // reader workers (views), the fault worker (everything else). The addon does
 // syscalls only; the functions on the fault path return bytes or -errno so
 // that policy stays in TypeScript.
 import { constants as bufferConstants } from 'node:buffer';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,14 +116,28 @@ export const maxBufferLength: number = Math.min(
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
+/** What prebuilds/ holds ("linux-x64 (glibc, musl), ..."), for the error that none loads. */
+function shippedPrebuilds(): string {
+  const dir = join(root, 'prebuilds');
+  const found = existsSync(dir)
+    ? readdirSync(dir).map((platform) => {
+        const libcs = readdirSync(join(dir, platform)).map((f) => /\.(glibc|musl)\.node$/.exec(f)?.[1]).filter(Boolean);
+        return `${platform} (${libcs.join(', ')})`;
+      })
+    : [];
+  return found.length ? `prebuilt for ${found.join(', ')}` : 'no prebuilt addons in this copy';
+}
+
 function load(): NativeAddon {
-  const path = join(root, 'build', 'Release', 's3mmap_native.node');
+  // node-gyp-build takes build/Release (a from-source build) first, then the
+  // prebuild for this platform, CPU and libc from prebuilds/.
+  const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => unknown;
   let addon: NativeAddon;
   try {
-    addon = createRequire(import.meta.url)(path) as NativeAddon;
+    addon = nodeGypBuild(root) as NativeAddon;
   } catch (err) {
     const e = new Error(
-      `s3mmap: the native addon is not built (${(err as Error).message.split('\n')[0]}); run \`npm rebuild s3mmap\` (needs g++, make, python3)`,
+      `s3mmap: no native addon loads for ${process.platform}-${process.arch} (${(err as Error).message.split('\n')[0]}; ${shippedPrebuilds()}); to build it from source, install g++, make and python3 and run \`npm rebuild s3mmap\``,
     );
     (e as Error & { code: string }).code = 'ENOADDON';
     throw e;
