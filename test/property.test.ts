@@ -39,6 +39,7 @@ interface Slot {
   ref: Buffer;
   size: number;
   budget: number;
+  chunkSize: number;
   closed: boolean;
 }
 interface Model {
@@ -105,7 +106,7 @@ class MapCmd implements fc.AsyncCommand<Model, Real> {
     }
     r.all.push(mapping);
     r.slots[this.slot] = mapping;
-    m.slots[this.slot] = { ref, size: ref.length, budget, closed: false };
+    m.slots[this.slot] = { ref, size: ref.length, budget, chunkSize, closed: false };
     expect(mapping.size).toBe(ref.length);
     expect(mapping.buffer.length).toBe(ref.length);
   }
@@ -192,7 +193,10 @@ class StatsCmd extends SlotCmd {
     const st = r.slots[this.slot]!.stats();
     expect(st.errors).toBe(0);
     expect(st.residentBytes).toBeLessThanOrEqual(Math.ceil(s.size / PAGE) * PAGE);
-    if (s.budget > 0) expect(st.residentBytes).toBeLessThanOrEqual(s.budget);
+    // The budget's guarantee (DESIGN.md, "What a resident budget guarantees"):
+    // progress first, so a read across a chunk boundary by the one reading
+    // thread, parked on its second chunk, may hold two chunks over it.
+    if (s.budget > 0) expect(st.residentBytes).toBeLessThanOrEqual(s.budget + 2 * s.chunkSize);
   }
   toString(): string { return `stats(${this.slot})`; }
 }

@@ -61,12 +61,14 @@ describe('mappings are read-only', () => {
 
   it('the region is mapped r--p (never writable) in /proc/self/maps', async () => {
     const size = 3 * chunk + 4096 * 37;
-    // Only lines that appeared with the mapping: V8 or libuv may hold an
-    // unrelated rw-p region of the same size (seen once under Node 26).
-    const ofSize = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => {
-      const [range] = l.split(' ');
+    // The mappings of that size registered with a userfaultfd ("um" in
+    // smaps' VmFlags): V8 or libuv may hold an unrelated rw-p region of the
+    // same size (seen under Node 24 and 26), which no uffd watches.
+    const ofSize = () => readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/).filter((block) => {
+      const [range] = block.split(' ');
       const [a, z] = range.split('-').map((h) => parseInt(h, 16));
-      return z - a === size;
+      const flags = /^VmFlags:(.*)$/m.exec(block)?.[1].trim().split(/\s+/) ?? [];
+      return z - a === size && flags.includes('um');
     });
     const before = new Set(ofSize().map((l) => l.split(' ')[0]));
     const m = await mapSource({ kind: 'module', path: sizedSource, options: { size, seed: 4 } });
