@@ -53,11 +53,12 @@ export function fetchSummary(s: MappingStats): string {
   const latency = s.faults && s.faultLatencyP99Us > 0 ? `, fault latency p50 ${micros(s.faultLatencyP50Us)}, p99 ${micros(s.faultLatencyP99Us)}` : '';
   const errors = s.errors ? `, ${s.errors} failed read${s.errors === 1 ? '' : 's'}` : '';
   const disk = s.diskCacheBytes ? `, ${formatBytes(s.diskCacheBytes)} read from the disk cache` : '';
-  return `fetched ${formatBytes(s.bytesFetched)} of ${formatBytes(s.size)} (${percent(s.bytesFetched, s.size)}) in ${gets}${disk}; ${faults}${latency}${errors}`;
+  const memory = s.shared ? `; shared memory (${s.sharedHits} chunk${s.sharedHits === 1 ? '' : 's'} installed by other processes)` : s.sharedNote && !s.sharedNote.startsWith('off') ? `; private memory: ${s.sharedNote}` : '';
+  return `fetched ${formatBytes(s.bytesFetched)} of ${formatBytes(s.size)} (${percent(s.bytesFetched, s.size)}) in ${gets}${disk}; ${faults}${latency}${errors}${memory}`;
 }
 
 /** Stats for --json: the library's fields, unchanged, so scripts can rely on their names. */
-export function statsJson(s: MappingStats): Record<string, number> {
+export function statsJson(s: MappingStats): Record<string, number | boolean | string | null> {
   return { ...s };
 }
 

@@ -111,8 +111,11 @@ int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** f
   return 0;
 }
 
-int MapRegion(int uffd, size_t len, void** addr, const char** failed_call) {
-  void* p = mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+int MapRegion(int uffd, size_t len, int shm_fd, void** addr, const char** failed_call) {
+  // A shared region maps its object version's file: pages any process
+  // installs land in the file's page cache, and every mapping reads them.
+  void* p = shm_fd >= 0 ? mmap(nullptr, len, PROT_READ, MAP_SHARED | MAP_NORESERVE, shm_fd, 0)
+                        : mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     *failed_call = "mmap";
     return -errno;

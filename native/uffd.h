@@ -26,9 +26,11 @@ int ProbeFeatures(bool user_mode_only, uint64_t* features, UffdMode* mode);
 // On failure returns -errno and names the failing call in *failed_call.
 int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** failed_call);
 
-// Maps `len` bytes (a page multiple) PROT_READ private anonymous, no fork
-// inheritance, registered for MISSING faults on `uffd`.
-int MapRegion(int uffd, size_t len, void** addr, const char** failed_call);
+// Maps `len` bytes (a page multiple) PROT_READ, no fork inheritance,
+// registered for MISSING faults on `uffd`: private anonymous memory, or with
+// `shm_fd` >= 0 that file MAP_SHARED (it must be open read-write: a
+// read-only open is refused at UFFDIO_REGISTER).
+int MapRegion(int uffd, size_t len, int shm_fd, void** addr, const char** failed_call);
 
 int Unmap(void* addr, size_t len);
 // Replaces the mapping with an inaccessible reservation of the same range

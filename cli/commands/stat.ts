@@ -5,8 +5,10 @@
 // machine offers. Main thread.
 import type { Argv, CommandModule } from 'yargs';
 import { resolveOptions } from '../../lib/api/options.js';
+import { resolveShared } from '../../lib/api/shm-dir.js';
+import { whyPrivate } from '../../lib/shared/sharing.js';
 import { DEFAULTS } from '../../lib/shared/defaults.js';
-import { maxBufferLength } from '../../lib/shared/native.js';
+import { maxBufferLength, native } from '../../lib/shared/native.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
 import { clientOptions, mapOptions, type GlobalArgs } from '../options.js';
@@ -32,6 +34,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
     const loc = parseS3Url(argv.url);
     // Options first: a bad --chunk-size is a usage error before any request.
     const opts = resolveOptions(mapOptions(argv), argv.url);
+    const shared = resolveShared(mapOptions(argv));
     const { S3Source } = await import('../../lib/s3/source.js');
     const source = new S3Source({ ...loc, client: clientOptions(argv) });
     let info;
@@ -61,6 +64,8 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         cacheSize: opts.cacheSize,
         concurrency: opts.concurrency ?? DEFAULTS.concurrency,
         diskCache: opts.diskCache,
+        shared: shared.shared,
+        sharedNote: whyPrivate({ ...opts, ...shared, sharedNote: shared.note }, true, info.size, Math.ceil(info.size / native.pageSize) * native.pageSize),
       },
       // Node 20 is past its end of life (April 2026) and holds 4 GiB per Buffer: say what that means here.
       node: { version: process.version, endOfLife: nodeMajor() < 22, maxBufferLength, wholeBuffer: info.size <= maxBufferLength },
@@ -86,6 +91,9 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['readahead', p.readahead ? `up to ${formatBytes(p.readahead)} ahead of a sequential reader` : 'off'],
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
         ['disk cache', p.diskCache ? `${p.diskCache.dir}, up to ${formatBytes(p.diskCache.maxBytes)}, shared with your other processes` : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
+        ['memory', p.sharedNote === null && p.shared
+          ? `shared with your other processes mapping this version (${p.shared.dir}, all shared pages up to ${formatBytes(p.shared.cap)})`
+          : `private to each mapping: ${p.sharedNote}`],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
       ], w),
       ...section('node', nodePairs(report.node, info.size), w),

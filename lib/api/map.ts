@@ -10,6 +10,7 @@ import { Mapping } from './mapping.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { prepareCacheDir } from './cache-dir.js';
 import { resolveOptions, type MapOptions } from './options.js';
+import { resolveShared } from './shm-dir.js';
 import { requireUffd } from './uffd-info.js';
 import { faultWorker } from './worker-client.js';
 
@@ -64,7 +65,12 @@ export async function mapSource(spec: SourceSpec, options: MapOptions = {}, labe
   requireUffd(opts.userModeOnly);
   const { userModeOnly, ...serve } = opts;
   // Files and bytes in memory are local already: no disk cache for them.
-  serve.diskCache = serve.diskCache && (spec.kind === 's3' || spec.kind === 'module') ? prepareCacheDir(serve.diskCache) : null;
+  const versioned = spec.kind === 's3' || spec.kind === 'module';
+  serve.diskCache = serve.diskCache && versioned ? prepareCacheDir(serve.diskCache) : null;
+  // Only bytes with a version can be shared; the fault worker makes the choice (lib/worker/backing.ts).
+  const shared = versioned ? resolveShared(options) : { shared: null, note: `not shared (${spec.kind === 'file' ? 'a local file is in the page cache already' : 'bytes in memory'})` };
+  serve.shared = shared.shared;
+  serve.sharedNote = shared.note;
   const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
   return new Mapping(reply, serve.chunkSize, label);
 }

@@ -4,7 +4,7 @@
 // nothing here serves one).
 import { maxBufferLength, native, UffdOpenMode } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
-import type { MapReply, ReadaheadMode } from '../shared/protocol.js';
+import type { Backing, MapReply, ReadaheadMode } from '../shared/protocol.js';
 import { formatBytes } from '../shared/sizes.js';
 import { readStats, type MappingStats } from '../shared/stats.js';
 import type { SourceInfo } from '../sources/source.js';
@@ -58,6 +58,7 @@ export class Mapping {
   #id: bigint | null;
   #stats: SharedArrayBuffer;
   #residency: Uint8Array;
+  #backing: Backing;
   #closed = false;
 
   /** @internal use mapSource(), mapFile(), mapObject() */
@@ -69,6 +70,7 @@ export class Mapping {
     this.chunkSize = chunkSize;
     this.#stats = reply.stats;
     this.#residency = new Uint8Array(reply.residency);
+    this.#backing = reply.backing;
     this.#id = reply.region?.id ?? null;
     this.mode = modeName(reply.region?.mode ?? UffdOpenMode.syscall);
     if (this.#id === null) {
@@ -126,7 +128,7 @@ export class Mapping {
   }
 
   stats(): MappingStats {
-    return readStats(this.#stats, this.size, this.chunkSize);
+    return readStats(this.#stats, this.size, this.chunkSize, this.#backing);
   }
 
   /** Makes [offset, offset+length) resident. Rejects with the source's error

@@ -34,6 +34,18 @@ export interface MapOptions {
   /** Most bytes the disk cache directory holds; least recently used entries
    *  are deleted past it. Default $S3MMAP_CACHE_SIZE, else 4 GiB. */
   cacheDirSize?: number | string;
+  /** Share the pages with every process of this user that maps the same
+   *  object version: one copy in memory per machine (a tmpfs file per
+   *  version). Default true ($S3MMAP_SHARED=0 turns it off); where shared
+   *  memory is missing or too small, or with residentBudget, the mapping is
+   *  private and stats().sharedNote says why. S3 objects only. */
+  shared?: boolean;
+  /** The directory of the shared pages: default $S3MMAP_SHM_DIR, else /dev/shm/s3mmap-<uid>. */
+  sharedDir?: string;
+  /** Most bytes all shared pages of this user may hold: the least recently
+   *  installed chunks are freed for everyone past it. Default
+   *  $S3MMAP_SHARED_SIZE, else half the tmpfs. */
+  sharedSize?: number | string;
 }
 
 function size(name: string, value: number | string | undefined, fallback: number): number {
@@ -81,6 +93,9 @@ export function resolveOptions(o: MapOptions, label: string): ServeOptions & { u
     label,
     // Checked (and created) by mapSource, only for sources that can use it.
     diskCache: requestedDiskCache(o.cacheDir, o.cacheDirSize),
+    // Resolved by mapSource, only for sources that can use it.
+    shared: null,
+    sharedNote: null,
     userModeOnly: o.userModeOnly ?? false,
   };
 }

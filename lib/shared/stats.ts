@@ -3,6 +3,7 @@
 // without a round trip (it may be the thread a fault is blocking, but not
 // while it reads stats). Fault latency is a log-scale histogram (8 buckets per
 // doubling, so a percentile is within 9% of the true value).
+import type { Backing } from './protocol.js';
 
 export const Counter = {
   faults: 0,
@@ -24,6 +25,9 @@ export const Counter = {
   diskCacheWrites: 16,
   diskCacheDropped: 17,
   diskCacheWaits: 18,
+  sharedHits: 19,
+  sharedWaits: 20,
+  sharedEvictions: 21,
 } as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
@@ -52,6 +56,16 @@ export interface MappingStats {
   diskCacheDropped: number;
   /** Blocks another process was fetching when this mapping wanted them: waited for, not fetched twice. */
   diskCacheWaits: number;
+  /** Shared region: chunks this mapping wanted that another process had installed already (no fetch, no copy). */
+  sharedHits: number;
+  /** Shared region: chunks another process was fetching when this mapping wanted them: waited for, not fetched twice. */
+  sharedWaits: number;
+  /** Shared region: chunks punched out of shared memory (for every process) to keep under the cap, or when it was full. */
+  sharedEvictions: number;
+  /** The region's pages are shared with every process of the user that maps this object version. */
+  shared: boolean;
+  /** Why the region is private, when it is (shared: false, no room, another user's directory...); null when shared. */
+  sharedNote: string | null;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
@@ -113,7 +127,7 @@ function percentile(hist: Float64Array, total: number, p: number): number {
   return 0;
 }
 
-export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number): MappingStats {
+export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number, backing: Backing = { shared: false, note: null }): MappingStats {
   const c = new Float64Array(sab, 0, COUNTERS);
   const hist = new Float64Array(sab, COUNTERS * 8, BUCKETS);
   let total = 0;
@@ -130,6 +144,11 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     diskCacheWrites: c[Counter.diskCacheWrites],
     diskCacheDropped: c[Counter.diskCacheDropped],
     diskCacheWaits: c[Counter.diskCacheWaits],
+    sharedHits: c[Counter.sharedHits],
+    sharedWaits: c[Counter.sharedWaits],
+    sharedEvictions: c[Counter.sharedEvictions],
+    shared: backing.shared,
+    sharedNote: backing.note,
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
     residentPeak: c[Counter.residentPeak],

@@ -24,6 +24,9 @@ export class Installer {
     private readonly stopped: () => boolean,
     /** A copy was answered EAGAIN and will be tried again (counted in stats). */
     private readonly retried: () => void = () => {},
+    /** A copy into shared memory was answered ENOMEM (the tmpfs is full):
+     *  frees room for `bytes`, true when the copy may be tried again. */
+    private readonly noSpace: ((bytes: number) => boolean) | null = null,
   ) {}
 
   /** Copies `data` (whole pages) to region offset `offset` without waking
@@ -51,6 +54,8 @@ export class Installer {
         if (++eagain > MAX_EAGAIN) throw this.failure(offset, 'EAGAIN');
         this.retried();
         await yieldToLoop();
+      } else if (r === -Errno.ENOMEM && this.noSpace?.(length - done)) {
+        continue; // room was made in shared memory: the same pages again
       } else if (r === -Errno.ENOENT || r === -Errno.ESRCH) {
         return 'gone'; // region unmapped or process exiting
       } else {

@@ -23,6 +23,8 @@ import { Markers } from './markers.js';
 import { PoisonList } from './poison.js';
 import { ResidentSet } from './residency.js';
 import { RunReader } from './run-reader.js';
+import type { SharedFile } from './backing.js';
+import { SharedPages } from './shared-pages.js';
 
 /** The smallest GET a load() of a long range is split into. */
 const LOAD_MIN_PIECE = 1024 * 1024;
@@ -49,6 +51,8 @@ export interface RegionServerInit {
   onError: (err: Error, offset: number, length: number) => void;
   /** The disk cache's view of this object, or null. */
   disk: ObjectCache | null;
+  /** The shared pages file the region maps (lib/worker/backing.ts), or null: private memory. */
+  shared: SharedFile | null;
 }
 
 export class RegionServer {
@@ -62,6 +66,7 @@ export class RegionServer {
   private readonly resident: ResidentSet;
   private readonly cache: ChunkCache | null;
   private readonly disk: ObjectCache | null;
+  private readonly shared: SharedPages | null;
   private readonly reader: RunReader;
   private readonly readahead: Readahead | null;
   private readonly scheduler: FetchScheduler;
@@ -87,9 +92,20 @@ export class RegionServer {
     this.geometry = new ChunkGeometry(init.size, serve.chunkSize, pageSize);
     this.stats = new StatsWriter(init.stats);
     this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => init.onError(err, 0, 0));
-    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries));
+    const file = init.shared;
+    this.shared = file
+      ? new SharedPages(file.fd, file.path, file.dir, file.cap, region.length, this.geometry, (n) => this.stats.add(Counter.sharedEvictions, n))
+      : null;
+    this.installer = new Installer(
+      region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries),
+      this.shared ? (bytes) => this.shared!.makeRoom(bytes) : null,
+    );
     this.poisoned = new PoisonList(this.geometry, this.installer, this.stats, serve.label, (c) => this.intake.settle(c), init.onError);
-    this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l));
+    // Shared pages are freed for everyone by punching a hole; MADV_DONTNEED would only drop this process's page tables.
+    const dropPages = this.shared
+      ? (o: number) => this.shared!.punch(this.geometry.chunkOf(o))
+      : (o: number, l: number) => this.installer.drop(o, l);
+    this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, dropPages);
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     this.disk = init.disk;
     this.reader = new RunReader({
@@ -150,6 +166,11 @@ export class RegionServer {
     void Promise.resolve(this.source.close()).catch(() => {});
   }
 
+  /** The region is unmapped (after stop()): the shared pages file is let go. */
+  closeShared(): void {
+    this.shared?.close();
+  }
+
   /** Makes [offset, offset+length) resident; rejects if any of it cannot be read. */
   async load(offset: number, length: number): Promise<void> {
     const [first, last] = this.geometry.span(offset, length);
@@ -160,7 +181,7 @@ export class RegionServer {
     const n = last - first + 1;
     const piece = Math.max(Math.min(n, this.loadMinPiece), Math.ceil(n / this.concurrency));
     this.scheduler.hold();
-    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.ensure(c, true, piece));
+    for (let c = first; c <= last; c++) if (!this.installedHere(c)) work.push(this.ensure(c, true, piece));
     this.scheduler.release();
     await Promise.all(work);
   }
@@ -176,7 +197,12 @@ export class RegionServer {
   /** Drops installed pages of a range (they fault again on the next touch). */
   evict(offset: number, length: number): void {
     const [first, last] = this.geometry.span(offset, length);
-    for (let c = first; c <= last; c++) if (!this.pending.has(c)) this.resident.drop(c);
+    for (let c = first; c <= last; c++) {
+      if (this.pending.has(c)) continue;
+      // Shared: pages another process installed go too, for everyone.
+      if (this.shared && !this.resident.has(c)) this.shared.punch(c);
+      else this.resident.drop(c);
+    }
     this.stats.set(Counter.residentBytes, this.resident.bytes);
   }
 
@@ -197,7 +223,7 @@ export class RegionServer {
   }
 
   private serveFault(chunk: number): void {
-    if (this.resident.has(chunk)) {
+    if (this.installedHere(chunk)) {
       // Installed while this message sat in the queue: the thread may still be asleep on it.
       this.intake.settle(chunk);
       this.installer.wake(this.geometry.start(chunk), this.geometry.installBytes(chunk));
@@ -222,6 +248,7 @@ export class RegionServer {
   /** `piece`: most chunks one GET of this prefetch carries. */
   private prefetchChunk(c: number, piece?: number): void {
     if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c) || this.markers.has(c)) return;
+    if (this.shared?.present(c)) return;
     this.stats.add(Counter.prefetchedChunks);
     this.ensure(c, false, piece).catch(() => {});
   }
@@ -233,7 +260,7 @@ export class RegionServer {
     const held = urgent ? this.markers.take(chunk) : undefined;
     if (held) {
       this.stats.add(Counter.markerHits);
-      return this.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
+      return this.install(chunk, 1, held).catch((err) => this.failed(chunk, err)).finally(() => this.shared?.release(chunk));
     }
     const existing = this.pending.get(chunk);
     if (existing) {
@@ -244,6 +271,8 @@ export class RegionServer {
       this.pending.delete(chunk);
       // A candidate that was carried inside another run is no marker.
       this.markers.settled(chunk);
+      // A marker keeps its fetch lock until it is installed: nobody fetches it again meanwhile.
+      if (!this.markers.has(chunk)) this.shared?.release(chunk);
     });
     this.pending.set(chunk, p);
     return p;
@@ -251,6 +280,7 @@ export class RegionServer {
 
   private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     try {
+      if (this.shared && !(await this.sharedTurn(chunk, urgent))) return;
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
@@ -261,6 +291,39 @@ export class RegionServer {
     } catch (err) {
       this.failed(chunk, err);
     }
+  }
+
+  /** Shared region: whether this process fetches the chunk. Not when
+   *  another process installed it (then it is only woken here), nor, for a
+   *  prefetch, while another process fetches it; a fault waits for that
+   *  process's fetch and finds the pages. */
+  private async sharedTurn(chunk: number, urgent: boolean): Promise<boolean> {
+    const shared = this.shared!;
+    if (shared.claim(chunk) === 'busy') {
+      if (!urgent) return false;
+      this.stats.add(Counter.sharedWaits);
+      // Waited too long: fetched here too (a copy that finds the pages is EEXIST, success).
+      if (!(await shared.awaitTurn(chunk, () => this.stopped))) return !this.stopped;
+    }
+    if (!shared.present(chunk)) return true;
+    shared.release(chunk);
+    this.stats.add(Counter.sharedHits);
+    this.resident.reserve(this.geometry.installBytes(chunk));
+    this.resident.add(chunk);
+    this.intake.settle(chunk);
+    this.stats.set(Counter.residentBytes, this.resident.bytes);
+    this.installer.wake(this.geometry.start(chunk), this.geometry.installBytes(chunk));
+    return false;
+  }
+
+  /** Installed by this process and still there: shared pages another process
+   *  punched out are forgotten here, so their fault is served again. */
+  private installedHere(chunk: number): boolean {
+    if (!this.resident.has(chunk)) return false;
+    if (!this.shared || this.shared.present(chunk)) return true;
+    this.resident.forget(chunk);
+    this.stats.set(Counter.residentBytes, this.resident.bytes);
+    return false;
   }
 
   private failed(chunk: number, err: unknown): void {
@@ -277,7 +340,7 @@ export class RegionServer {
     try {
       await this.reader.read(first, count, async (chunk, n, data) => {
         const { held, overflow } = urgent ? { held: 0 } : this.markers.hold(chunk, n, this.geometry.installBytes(chunk), data, this.intake.isWaiting(chunk));
-        if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
+        if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {}).finally(() => this.shared?.release(overflow[0]));
         if (held < n) await this.install(chunk + held, n - held, data.subarray(held * this.geometry.chunkSize));
       });
     } finally {
@@ -304,6 +367,7 @@ export class RegionServer {
         }
         this.stats.set(Counter.residentBytes, this.resident.bytes);
         this.stats.set(Counter.residentPeak, this.resident.highWater);
+        this.shared?.installed(first, count, data.length);
       });
     } finally {
       if (outcome !== 'installed') this.resident.cancel(data.length);

@@ -57,6 +57,16 @@ export class ResidentSet {
     this.total -= bytes;
   }
 
+  /** The chunk's pages went without this process (another process punched
+   *  them out of shared memory): forgotten, nothing dropped. */
+  forget(chunk: number): void {
+    const bytes = this.chunks.get(chunk);
+    if (bytes === undefined) return;
+    this.bits[chunk] = 0;
+    this.chunks.delete(chunk);
+    this.total -= bytes;
+  }
+
   /** Makes room for an install of `incoming` bytes: drops the oldest chunks
    *  until it fits the budget with every other install under way, and counts
    *  it as under way until its chunks are add()ed or it is cancel()led. Done before a copy, so the cap holds at

@@ -1,0 +1,259 @@
+// Shared regions against a real MinIO, with real processes: N processes that
+// map one object hold one copy (the sum of their mappings' Pss from
+// /proc/PID/smaps) and fetch it once (bytes at the proxy); a process that
+// maps it after another read it sends no GET; the shared pages file goes
+// with the last process, and after kill -9 with the next one's sweep; a
+// tmpfs too small falls back to private memory with exact bytes; another
+// user cannot open the pages; an eviction in one process is followed by
+// exact reads in another. Every mapping lives in a child process; bytes
+// are compared with sha256 of the object as put.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { putObject } from '../dist/lib/dev/minio-server.js';
+import { distLib, runChild, type ChildResult } from './helpers/child.js';
+import { pseudoRandom, sha256, tempDir } from './helpers/content.js';
+import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
+import { testS3 } from './helpers/s3.js';
+
+const s3 = testS3();
+const MiB = 1024 * 1024;
+const tmp = tempDir('s3mmap-shared-');
+/** This file's own shared memory directory: other test files use the default one. */
+const shmDir = `/dev/shm/s3mmap-test-${process.pid}`;
+let bucket: string;
+let tp: ThreadProxy;
+
+beforeAll(async () => {
+  bucket = await s3.uniqueBucket('shared');
+  tp = await startThreadProxy();
+});
+afterAll(async () => {
+  await tp?.close();
+  tmp.cleanup();
+  spawnSync('rm', ['-rf', shmDir]);
+});
+
+interface ChildOut {
+  sha: string;
+  again: string | null;
+  pssKiB: number;
+  stats: { shared: boolean; sharedNote: string | null; bytesFetched: number; fetches: number; sharedHits: number; sharedWaits: number };
+}
+
+/**
+ * A child maps the object, waits at barrier files so that all N map before
+ * any reads and all have read before any measures, hashes the whole object,
+ * reads its mapping's Pss while every process still maps it, then closes.
+ * The mapping's VMA is the one exactly as long as the object in whole pages.
+ */
+const CHILD = `
+  import { mapObject } from S3MMAP_LIB;
+  import { createHash } from 'node:crypto';
+  import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+  const c = JSON.parse(process.env.S3MMAP_TEST_CHILD);
+  const barrier = async (name) => {
+    writeFileSync(c.sync + '/' + name + '-' + process.pid, '');
+    while (readdirSync(c.sync).filter((f) => f.startsWith(name + '-')).length < c.n) await new Promise((r) => setTimeout(r, 5));
+  };
+  const m = await mapObject('s3://' + c.bucket + '/' + c.key, { ...c.client, ...c.options });
+  await barrier('mapped');
+  const sha = createHash('sha256').update(m.buffer).digest('hex');
+  await barrier('read');
+  let again = null;
+  if (c.evictAll) {
+    // The process with the lowest pid evicts the whole object for everyone; then both read it all again.
+    const pids = readdirSync(c.sync).filter((f) => f.startsWith('read-')).map((f) => Number(f.slice(5))).sort((a, b) => a - b);
+    if (pids[0] === process.pid) await m.evict(0, m.size);
+    await barrier('evicted');
+    again = createHash('sha256').update(m.buffer).digest('hex');
+  }
+  const length = Math.ceil(m.size / 4096) * 4096;
+  let pssKiB = -1;
+  let inRange = false;
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (head) inRange = parseInt(head[2], 16) - parseInt(head[1], 16) === length;
+    else if (inRange && line.startsWith('Pss:')) pssKiB = Number(/(\\d+)/.exec(line)[1]);
+  }
+  await barrier('measured');
+  if (c.holdUntil) while (!existsSync(c.holdUntil)) await new Promise((r) => setTimeout(r, 5));
+  await m.close();
+  console.log(JSON.stringify({ sha, again, pssKiB, stats: m.stats() }));
+`;
+
+interface Run {
+  key: string;
+  n: number;
+  options?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  evictAll?: boolean;
+  holdUntil?: string;
+}
+
+let runs = 0;
+function env(r: Run): NodeJS.ProcessEnv {
+  const sync = join(tmp.dir, `sync-${runs++}`);
+  mkdirSync(sync);
+  const client = { endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials };
+  return { S3MMAP_TEST_CHILD: JSON.stringify({ bucket, client, sync, ...r }), S3MMAP_SHM_DIR: shmDir, S3MMAP_CACHE_DIR: '', ...r.env };
+}
+
+function parse(r: ChildResult): ChildOut {
+  if (r.code !== 0) throw new Error(`child failed (${r.code ?? r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildOut;
+}
+
+async function readTogether(r: Run): Promise<ChildOut[]> {
+  const e = env(r);
+  const results = await Promise.all(Array.from({ length: r.n }, () => runChild(CHILD, { env: e, timeoutMs: 90_000 })));
+  return results.map(parse);
+}
+
+const pagesFiles = (dir = shmDir) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.pages')) : []);
+
+describe('shared regions', () => {
+  it('4 processes reading one object hold one copy (Pss) and fetch it once; a later process sends no GET; the file goes with the last', async () => {
+    const size = 24 * MiB + 12345;
+    const body = pseudoRandom(size, 71);
+    await putObject(s3.client(), bucket, 'four', body);
+    await tp.reset();
+    const hold = join(tmp.dir, 'hold-four');
+    // The first four read together; a fifth maps the object while they still hold it, after they read.
+    const together = readTogether({ key: 'four', n: 4, holdUntil: hold });
+    while (pagesFiles().length === 0 || readdirSync(join(tmp.dir, `sync-${runs - 1}`)).filter((f) => f.startsWith('measured-')).length < 4) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const four = await tp.stats();
+    const [late] = await readTogether({ key: 'four', n: 1 });
+    const afterLate = await tp.stats();
+    writeFileSync(hold, '');
+    const outs = await together;
+
+    for (const o of [...outs, late]) expect(o.sha).toBe(sha256(body));
+    for (const o of outs) expect(o.stats.shared).toBe(true);
+    const pss = outs.reduce((a, o) => a + o.pssKiB, 0) * 1024;
+    console.log(`4 processes: Pss sum ${(pss / MiB).toFixed(2)} MiB for a ${(size / MiB).toFixed(2)} MiB object (${(pss / size).toFixed(3)}x); S3 bytes ${(four.bytesSent / MiB).toFixed(2)} MiB (${(four.bytesSent / size).toFixed(3)}x) in ${four.rangedGets} GETs`);
+    expect(pss).toBeLessThanOrEqual(1.1 * size);
+    expect(four.bytesSent).toBeLessThanOrEqual(1.05 * size);
+    expect(four.bytesSent).toBeGreaterThanOrEqual(size);
+    // The late process found every page in shared memory.
+    expect(afterLate.rangedGets - four.rangedGets).toBe(0);
+    expect(late.stats.fetches).toBe(0);
+    expect(late.stats.bytesFetched).toBe(0);
+    // The last to close removed the file.
+    expect(pagesFiles()).toEqual([]);
+  });
+
+  it('with shared: false each process holds its own copy: the same measure sees 4 copies', async () => {
+    const size = 8 * MiB + 4321;
+    const body = pseudoRandom(size, 72);
+    await putObject(s3.client(), bucket, 'private', body);
+    await tp.reset();
+    const outs = await readTogether({ key: 'private', n: 4, options: { shared: false } });
+    for (const o of outs) {
+      expect(o.sha).toBe(sha256(body));
+      expect(o.stats.shared).toBe(false);
+      expect(o.stats.sharedNote).toBe('off (shared: false)');
+    }
+    const pss = outs.reduce((a, o) => a + o.pssKiB, 0) * 1024;
+    expect(pss).toBeGreaterThan(3.9 * size);
+    expect((await tp.stats()).bytesSent).toBeGreaterThanOrEqual(4 * size);
+  });
+
+  it('after kill -9 of every process the file stays until the next process sweeps it', async () => {
+    const size = 4 * MiB + 100;
+    const body = pseudoRandom(size, 73);
+    await putObject(s3.client(), bucket, 'killed', body);
+    const e = env({ key: 'killed', n: 2, holdUntil: join(tmp.dir, 'never') });
+    const children = [0, 1].map(() => spawnChild(e));
+    while (readdirSync(JSON.parse(e.S3MMAP_TEST_CHILD!).sync).filter((f) => f.startsWith('measured-')).length < 2) await new Promise((r) => setTimeout(r, 20));
+    const left = pagesFiles();
+    expect(left.length).toBe(1);
+    for (const c of children) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => new Promise((r) => c.on('close', r))));
+    expect(pagesFiles()).toEqual(left);
+    expect(statSync(join(shmDir, left[0])).blocks * 512).toBeGreaterThanOrEqual(size);
+    // Another object's mapping sweeps it.
+    await putObject(s3.client(), bucket, 'sweeper', pseudoRandom(MiB, 74));
+    const [o] = await readTogether({ key: 'sweeper', n: 1 });
+    expect(o.sha).toBe(sha256(pseudoRandom(MiB, 74)));
+    expect(pagesFiles()).toEqual([]);
+  });
+
+  it('a tmpfs too small for the object: private memory, exact bytes, and stats say why', async (ctx) => {
+    if (process.geteuid?.() !== 0) return ctx.skip('mounting a tmpfs needs root');
+    const mnt = join(tmp.dir, 'small-shm');
+    mkdirSync(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mnt]);
+    if (m.status !== 0) return ctx.skip(`mount -t tmpfs failed: ${m.stderr}`);
+    try {
+      const size = 6 * MiB + 77;
+      const body = pseudoRandom(size, 75);
+      await putObject(s3.client(), bucket, 'small', body);
+      const outs = await readTogether({ key: 'small', n: 2, env: { S3MMAP_SHM_DIR: join(mnt, 'pages') } });
+      for (const o of outs) {
+        expect(o.sha).toBe(sha256(body));
+        expect(o.stats.shared).toBe(false);
+        expect(o.stats.sharedNote).toMatch(/larger than the shared memory cap/);
+      }
+      // Without the cap check the copy into the full tmpfs fails: sharedSize past the tmpfs is clamped to it.
+      const big = await readTogether({ key: 'small', n: 1, options: { sharedSize: '1g' }, env: { S3MMAP_SHM_DIR: join(mnt, 'pages') } });
+      expect(big[0].sha).toBe(sha256(body));
+      expect(big[0].stats.shared).toBe(false);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('another user can neither open the pages nor the directory', async (ctx) => {
+    if (process.geteuid?.() !== 0) return ctx.skip('running a child as nobody needs root');
+    const size = 2 * MiB;
+    await putObject(s3.client(), bucket, 'private-to-user', pseudoRandom(size, 76));
+    const hold = join(tmp.dir, 'hold-user');
+    const e = env({ key: 'private-to-user', n: 1, holdUntil: hold });
+    const child = spawnChild(e);
+    while (pagesFiles().length === 0) await new Promise((r) => setTimeout(r, 20));
+    const file = join(shmDir, pagesFiles()[0]);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(shmDir).mode & 0o777).toBe(0o700);
+    // As nobody: read, write and list are all refused.
+    const probe = `for (const [p, f] of ${JSON.stringify([[file, 'r'], [file, 'r+']])}) { try { require('fs').openSync(p, f); console.log('opened ' + f); } catch (e) { console.log(e.code); } } try { require('fs').readdirSync(${JSON.stringify(shmDir)}); console.log('listed'); } catch (e) { console.log(e.code); }`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', probe], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      writeFileSync(hold, '');
+      await new Promise((res) => child.on('close', res));
+      return ctx.skip(`setpriv failed: ${r.error?.message ?? r.stderr}`);
+    }
+    expect(r.stdout.trim().split('\n')).toEqual(['EACCES', 'EACCES', 'EACCES']);
+    writeFileSync(hold, '');
+    await new Promise((res) => child.on('close', res));
+  });
+
+  it('an eviction in one process (holes punched) is followed by exact re-reads in another', async () => {
+    const size = 6 * MiB + 999;
+    const body = pseudoRandom(size, 77);
+    await putObject(s3.client(), bucket, 'evict', body);
+    await tp.reset();
+    // No chunk cache: an evicted chunk can only come back from S3.
+    const outs = await readTogether({ key: 'evict', n: 2, evictAll: true, options: { cacheSize: 0 } });
+    for (const o of outs) {
+      expect(o.sha).toBe(sha256(body));
+      expect(o.again).toBe(sha256(body));
+    }
+    // Fetched twice in all: once before the eviction, once after.
+    const st = await tp.stats();
+    expect(st.bytesSent).toBeGreaterThanOrEqual(2 * size);
+    expect(st.bytesSent).toBeLessThanOrEqual(2.1 * size);
+  });
+});
+
+function spawnChild(e: NodeJS.ProcessEnv) {
+  const dir = join(tmp.dir, `child-${runs++}`);
+  mkdirSync(dir);
+  const file = join(dir, 'child.mjs');
+  writeFileSync(file, CHILD.replaceAll('S3MMAP_LIB', JSON.stringify(distLib)));
+  chmodSync(dir, 0o755);
+  return spawn(process.execPath, [file], { env: { ...process.env, ...e }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
