@@ -34,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("release", Napi::Function::New(env, ReleaseJs));
   exports.Set("copy", Napi::Function::New(env, CopyJs));
   exports.Set("wake", Napi::Function::New(env, WakeJs));
+  exports.Set("patchPrivate", Napi::Function::New(env, PatchPrivateJs));
   exports.Set("poison", Napi::Function::New(env, PoisonJs));
   exports.Set("drop", Napi::Function::New(env, DropJs));
   exports.Set("readFaults", Napi::Function::New(env, ReadFaultsJs));

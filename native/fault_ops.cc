@@ -44,6 +44,17 @@ Napi::Value CopyJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Copy(fd, dst, src.Data() + off, len, dontwake)));
 }
 
+// patchPrivate(fd, dst, src, srcOffset, length) -> 0 | -errno
+Napi::Value PatchPrivateJs(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(Num(info, 0));
+  uintptr_t dst = static_cast<uintptr_t>(Num(info, 1));
+  Napi::Uint8Array src = info[2].As<Napi::Uint8Array>();
+  size_t off = static_cast<size_t>(Num(info, 3));
+  size_t len = static_cast<size_t>(Num(info, 4));
+  if (off > src.ByteLength() || len > src.ByteLength() - off) return Napi::Number::New(info.Env(), -EINVAL);
+  return Napi::Number::New(info.Env(), PatchPrivate(fd, dst, src.Data() + off, len));
+}
+
 Napi::Value WakeJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Wake(static_cast<int>(Num(info, 0)), static_cast<uintptr_t>(Num(info, 1)),
                                             static_cast<size_t>(Num(info, 2))));

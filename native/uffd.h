@@ -41,6 +41,10 @@ int Fence(void* addr, size_t len);
 // UFFDIO_COPY. Returns bytes copied (> 0), or -errno with nothing copied.
 long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake);
 int Wake(int uffd, uintptr_t start, size_t len);
+// A shared region whose tmpfs is full: [dst, dst+len) becomes private memory
+// holding `src` (built aside, then moved over the range in one mremap), and
+// is registered on `uffd` again. 0 or -errno; nobody is woken.
+int PatchPrivate(int uffd, uintptr_t dst, const void* src, size_t len);
 long Poison(int uffd, uintptr_t start, size_t len, bool dontwake);
 // MADV_DONTNEED: the next touch faults again.
 int Drop(uintptr_t start, size_t len);

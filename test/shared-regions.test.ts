@@ -39,7 +39,7 @@ interface ChildOut {
   sha: string;
   again: string | null;
   pssKiB: number;
-  stats: { shared: boolean; sharedNote: string | null; bytesFetched: number; fetches: number; sharedHits: number; sharedWaits: number };
+  stats: { shared: boolean; sharedNote: string | null; bytesFetched: number; fetches: number; sharedHits: number; sharedWaits: number; sharedEvictions: number; sharedFallbacks: number };
 }
 
 /**
@@ -131,6 +131,7 @@ describe('shared regions', () => {
     writeFileSync(hold, '');
     const outs = await together;
 
+    console.log(JSON.stringify(outs.map((o) => o.stats)));
     for (const o of [...outs, late]) expect(o.sha).toBe(sha256(body));
     for (const o of outs) expect(o.stats.shared).toBe(true);
     const pss = outs.reduce((a, o) => a + o.pssKiB, 0) * 1024;
@@ -202,6 +203,34 @@ describe('shared regions', () => {
       const big = await readTogether({ key: 'small', n: 1, options: { sharedSize: '1g' }, env: { S3MMAP_SHM_DIR: join(mnt, 'pages') } });
       expect(big[0].sha).toBe(sha256(body));
       expect(big[0].stats.shared).toBe(false);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  });
+
+  it('a tmpfs that fills up mid-run: room is made for everyone, and with nothing to free the chunks go private; never SIGBUS, exact bytes', async (ctx) => {
+    if (process.geteuid?.() !== 0) return ctx.skip('mounting a tmpfs needs root');
+    const mnt = join(tmp.dir, 'full-shm');
+    mkdirSync(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mnt]);
+    if (m.status !== 0) return ctx.skip(`mount -t tmpfs failed: ${m.stderr}`);
+    try {
+      const size = 2 * MiB + 4097;
+      const body = pseudoRandom(size, 78);
+      await putObject(s3.client(), bucket, 'full', body);
+      const run = { key: 'full', n: 1, options: { sharedSize: '4m', cacheSize: 0 }, env: { S3MMAP_SHM_DIR: join(mnt, 'pages') } };
+      // 1 MiB free: about half fits, then UFFDIO_COPY answers ENOMEM and the oldest chunks are punched out.
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(3 * MiB, 1));
+      const [half] = await readTogether(run);
+      expect(half.sha).toBe(sha256(body));
+      expect(half.stats.shared).toBe(true);
+      expect(half.stats.sharedEvictions).toBeGreaterThan(0);
+      // Less than a chunk free and nothing of ours to punch: every chunk goes into private memory.
+      writeFileSync(join(mnt, 'filler'), Buffer.alloc(4 * MiB - 16 * 1024, 1));
+      const [none] = await readTogether(run);
+      expect(none.sha).toBe(sha256(body));
+      expect(none.stats.shared).toBe(true);
+      expect(none.stats.sharedFallbacks).toBe(Math.ceil(size / (64 * 1024)));
     } finally {
       spawnSync('umount', [mnt]);
     }

@@ -50,6 +50,9 @@ export interface NativeAddon {
   release(view: ArrayBuffer): number;
   copy(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number, dontWake: boolean): number;
   wake(fd: number, start: number, length: number): number;
+  /** Shared memory full: the range becomes private memory holding src's
+   *  bytes (one mremap, then registered again). 0 or -errno; wakes nobody. */
+  patchPrivate(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number): number;
   poison(fd: number, start: number, length: number, dontWake: boolean): number;
   drop(start: number, length: number): number;
   readFaults(fd: number, out: Float64Array): number;

@@ -28,6 +28,7 @@ export const Counter = {
   sharedHits: 19,
   sharedWaits: 20,
   sharedEvictions: 21,
+  sharedFallbacks: 22,
 } as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
@@ -62,6 +63,8 @@ export interface MappingStats {
   sharedWaits: number;
   /** Shared region: chunks punched out of shared memory (for every process) to keep under the cap, or when it was full. */
   sharedEvictions: number;
+  /** Shared region: chunks put in this process's private memory because the tmpfs was full and nothing could be freed. */
+  sharedFallbacks: number;
   /** The region's pages are shared with every process of the user that maps this object version. */
   shared: boolean;
   /** Why the region is private, when it is (shared: false, no room, another user's directory...); null when shared. */
@@ -147,6 +150,7 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     sharedHits: c[Counter.sharedHits],
     sharedWaits: c[Counter.sharedWaits],
     sharedEvictions: c[Counter.sharedEvictions],
+    sharedFallbacks: c[Counter.sharedFallbacks],
     shared: backing.shared,
     sharedNote: backing.note,
     installs: c[Counter.installs],

@@ -67,6 +67,8 @@ export class RegionServer {
   private readonly cache: ChunkCache | null;
   private readonly disk: ObjectCache | null;
   private readonly shared: SharedPages | null;
+  /** Shared region: chunks made private memory of this process when the tmpfs was full. */
+  private readonly privateChunks = new Set<number>();
   private readonly reader: RunReader;
   private readonly readahead: Readahead | null;
   private readonly scheduler: FetchScheduler;
@@ -98,13 +100,15 @@ export class RegionServer {
       : null;
     this.installer = new Installer(
       region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries),
-      this.shared ? (bytes) => this.shared!.makeRoom(bytes) : null,
+      this.shared ? { makeRoom: (bytes) => this.shared!.makeRoom(bytes), patched: (o, l) => this.patchedPrivate(o, l) } : null,
     );
     this.poisoned = new PoisonList(this.geometry, this.installer, this.stats, serve.label, (c) => this.intake.settle(c), init.onError);
     // Shared pages are freed for everyone by punching a hole; MADV_DONTNEED would only drop this process's page tables.
-    const dropPages = this.shared
-      ? (o: number) => this.shared!.punch(this.geometry.chunkOf(o))
-      : (o: number, l: number) => this.installer.drop(o, l);
+    const dropPages = (o: number, l: number) => {
+      const c = this.geometry.chunkOf(o);
+      if (this.sharedChunk(c)) this.shared!.punch(c);
+      else this.installer.drop(o, l);
+    };
     this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, dropPages);
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     this.disk = init.disk;
@@ -200,7 +204,7 @@ export class RegionServer {
     for (let c = first; c <= last; c++) {
       if (this.pending.has(c)) continue;
       // Shared: pages another process installed go too, for everyone.
-      if (this.shared && !this.resident.has(c)) this.shared.punch(c);
+      if (this.sharedChunk(c) && !this.resident.has(c)) this.shared!.punch(c);
       else this.resident.drop(c);
     }
     this.stats.set(Counter.residentBytes, this.resident.bytes);
@@ -248,7 +252,7 @@ export class RegionServer {
   /** `piece`: most chunks one GET of this prefetch carries. */
   private prefetchChunk(c: number, piece?: number): void {
     if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.pending.has(c) || this.poisoned.has(c) || this.markers.has(c)) return;
-    if (this.shared?.present(c)) return;
+    if (this.sharedChunk(c) && this.shared!.present(c)) return;
     this.stats.add(Counter.prefetchedChunks);
     this.ensure(c, false, piece).catch(() => {});
   }
@@ -260,7 +264,7 @@ export class RegionServer {
     const held = urgent ? this.markers.take(chunk) : undefined;
     if (held) {
       this.stats.add(Counter.markerHits);
-      return this.install(chunk, 1, held).catch((err) => this.failed(chunk, err)).finally(() => this.shared?.release(chunk));
+      return this.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
     }
     const existing = this.pending.get(chunk);
     if (existing) {
@@ -271,8 +275,10 @@ export class RegionServer {
       this.pending.delete(chunk);
       // A candidate that was carried inside another run is no marker.
       this.markers.settled(chunk);
-      // A marker keeps its fetch lock until it is installed: nobody fetches it again meanwhile.
-      if (!this.markers.has(chunk)) this.shared?.release(chunk);
+      // Markers included: a marker that kept its lock until this process's
+      // reader came would hold up another process's reader, which may hold
+      // up this one (another process may fetch a marker's chunk again).
+      this.shared?.release(chunk);
     });
     this.pending.set(chunk, p);
     return p;
@@ -280,7 +286,7 @@ export class RegionServer {
 
   private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     try {
-      if (this.shared && !(await this.sharedTurn(chunk, urgent))) return;
+      if (this.sharedChunk(chunk) && !(await this.sharedTurn(chunk, urgent))) return;
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
@@ -320,10 +326,21 @@ export class RegionServer {
    *  punched out are forgotten here, so their fault is served again. */
   private installedHere(chunk: number): boolean {
     if (!this.resident.has(chunk)) return false;
-    if (!this.shared || this.shared.present(chunk)) return true;
+    if (!this.sharedChunk(chunk) || this.shared!.present(chunk)) return true;
     this.resident.forget(chunk);
     this.stats.set(Counter.residentBytes, this.resident.bytes);
     return false;
+  }
+
+  /** The chunk's pages are the shared file's (not made private when it was full). */
+  private sharedChunk(chunk: number): boolean {
+    return this.shared !== null && !this.privateChunks.has(chunk);
+  }
+
+  private patchedPrivate(offset: number, length: number): void {
+    const [first, last] = this.geometry.span(offset, length);
+    for (let c = first; c <= last; c++) this.privateChunks.add(c);
+    this.stats.add(Counter.sharedFallbacks, last - first + 1);
   }
 
   private failed(chunk: number, err: unknown): void {
@@ -340,7 +357,7 @@ export class RegionServer {
     try {
       await this.reader.read(first, count, async (chunk, n, data) => {
         const { held, overflow } = urgent ? { held: 0 } : this.markers.hold(chunk, n, this.geometry.installBytes(chunk), data, this.intake.isWaiting(chunk));
-        if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {}).finally(() => this.shared?.release(overflow[0]));
+        if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
         if (held < n) await this.install(chunk + held, n - held, data.subarray(held * this.geometry.chunkSize));
       });
     } finally {
@@ -367,7 +384,7 @@ export class RegionServer {
         }
         this.stats.set(Counter.residentBytes, this.resident.bytes);
         this.stats.set(Counter.residentPeak, this.resident.highWater);
-        this.shared?.installed(first, count, data.length);
+        if (this.sharedChunk(first)) this.shared!.installed(first, count, data.length);
       });
     } finally {
       if (outcome !== 'installed') this.resident.cancel(data.length);
