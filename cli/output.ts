@@ -53,7 +53,10 @@ export function fetchSummary(s: MappingStats): string {
   const latency = s.faults && s.faultLatencyP99Us > 0 ? `, fault latency p50 ${micros(s.faultLatencyP50Us)}, p99 ${micros(s.faultLatencyP99Us)}` : '';
   const errors = s.errors ? `, ${s.errors} failed read${s.errors === 1 ? '' : 's'}` : '';
   const disk = s.diskCacheBytes ? `, ${formatBytes(s.diskCacheBytes)} read from the disk cache` : '';
-  const memory = s.shared ? `; shared memory (${s.sharedHits} chunk${s.sharedHits === 1 ? '' : 's'} installed by other processes)` : s.sharedNote && !s.sharedNote.startsWith('off') ? `; private memory: ${s.sharedNote}` : '';
+  // Said only when it tells something: pages other processes brought in, or why sharing was not possible.
+  const memory = s.shared
+    ? (s.sharedHits ? `; ${s.sharedHits} chunk${s.sharedHits === 1 ? '' : 's'} found in shared memory` : '')
+    : s.sharedNote?.startsWith('no shared memory') || s.sharedNote?.includes('larger than the shared memory cap') ? `; private memory, ${s.sharedNote}` : '';
   return `fetched ${formatBytes(s.bytesFetched)} of ${formatBytes(s.size)} (${percent(s.bytesFetched, s.size)}) in ${gets}${disk}; ${faults}${latency}${errors}${memory}`;
 }
 

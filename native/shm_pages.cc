@@ -33,6 +33,19 @@ namespace {
 constexpr char kMagic[8] = {'s', '3', 'm', 'm', 's', 'h', 'm', '1'};
 constexpr size_t kHeader = 64;
 constexpr const char* kSuffix = ".pages";
+// One byte far past any file's end: each mapping holds a read lock on it, so
+// a process can ask whether any other maps the same version.
+constexpr off_t kPresence = off_t(1) << 62;
+
+int PresenceLock(int fd, short type, int cmd) {
+  struct flock l = {};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  l.l_start = kPresence;
+  l.l_len = 1;
+  if (fcntl(fd, cmd, &l) < 0) return -errno;
+  return l.l_type;
+}
 
 struct Header {
   char magic[8];
@@ -80,7 +93,7 @@ int OpenHeld(const char* path, uint64_t length, uint64_t chunk, int* out) {
       usleep(1000);
       continue;
     }
-    if (!SameFile(fd, path)) {
+    if (!SameFile(fd, path) || PresenceLock(fd, F_RDLCK, F_OFD_SETLK) < 0) {
       close(fd);
       continue;
     }
@@ -143,6 +156,12 @@ Napi::Value ShmPresentJs(const Napi::CallbackInfo& info) {
   off_t hole = lseek(fd, off, SEEK_HOLE);
   if (hole < 0) return Napi::Number::New(info.Env(), -errno);
   return Napi::Number::New(info.Env(), hole >= off + len ? 1 : 0);
+}
+
+// shmOthers(fd) -> 1 when another descriptor (another mapping, another process) holds the file, 0 if not, -errno.
+Napi::Value ShmOthersJs(const Napi::CallbackInfo& info) {
+  int r = PresenceLock(static_cast<int>(Num(info, 0)), F_WRLCK, F_OFD_GETLK);
+  return Napi::Number::New(info.Env(), r < 0 ? r : r != F_UNLCK ? 1 : 0);
 }
 
 // shmLock(fd, offset) -> 1 taken, 0 held by another descriptor, -errno.
@@ -285,6 +304,7 @@ void InitShmPages(Napi::Env env, Napi::Object exports) {
   exports.Set("shmOpen", Napi::Function::New(env, ShmOpenJs));
   exports.Set("shmClose", Napi::Function::New(env, ShmCloseJs));
   exports.Set("shmPresent", Napi::Function::New(env, ShmPresentJs));
+  exports.Set("shmOthers", Napi::Function::New(env, ShmOthersJs));
   exports.Set("shmLock", Napi::Function::New(env, ShmLockJs));
   exports.Set("shmUnlock", Napi::Function::New(env, ShmUnlockJs));
   exports.Set("shmStamp", Napi::Function::New(env, ShmStampJs));

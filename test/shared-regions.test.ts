@@ -198,12 +198,7 @@ describe('shared regions', () => {
   });
 
   it('a tmpfs too small for the object: private memory, exact bytes, and stats say why', async (ctx) => {
-    if (process.geteuid?.() !== 0) return ctx.skip('mounting a tmpfs needs root');
-    const mnt = join(tmp.dir, 'small-shm');
-    mkdirSync(mnt);
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mnt]);
-    if (m.status !== 0) return ctx.skip(`mount -t tmpfs failed: ${m.stderr}`);
-    try {
+    await withTmpfs(ctx, 'small-shm', async (mnt) => {
       const size = 6 * MiB + 77;
       const body = pseudoRandom(size, 75);
       await putObject(s3.client(), bucket, 'small', body);
@@ -217,9 +212,7 @@ describe('shared regions', () => {
       const big = await readTogether({ key: 'small', n: 1, options: { sharedSize: '1g' }, env: { S3MMAP_SHM_DIR: join(mnt, 'pages') } });
       expect(big[0].sha).toBe(sha256(body));
       expect(big[0].stats.shared).toBe(false);
-    } finally {
-      spawnSync('umount', [mnt]);
-    }
+    });
   });
 
   it('the cap holds for all shared pages of the user: another object\'s least recently installed chunks are punched out, and come back exact', async () => {
@@ -247,12 +240,7 @@ describe('shared regions', () => {
   });
 
   it('a tmpfs that fills up mid-run: room is made for everyone, and with nothing to free the chunks go private; never SIGBUS, exact bytes', async (ctx) => {
-    if (process.geteuid?.() !== 0) return ctx.skip('mounting a tmpfs needs root');
-    const mnt = join(tmp.dir, 'full-shm');
-    mkdirSync(mnt);
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mnt]);
-    if (m.status !== 0) return ctx.skip(`mount -t tmpfs failed: ${m.stderr}`);
-    try {
+    await withTmpfs(ctx, 'full-shm', async (mnt) => {
       const size = 2 * MiB + 4097;
       const body = pseudoRandom(size, 78);
       await putObject(s3.client(), bucket, 'full', body);
@@ -269,9 +257,7 @@ describe('shared regions', () => {
       expect(none.sha).toBe(sha256(body));
       expect(none.stats.shared).toBe(true);
       expect(none.stats.sharedFallbacks).toBe(Math.ceil(size / (64 * 1024)));
-    } finally {
-      spawnSync('umount', [mnt]);
-    }
+    });
   });
 
   it('another user can neither open the pages nor the directory', async (ctx) => {
@@ -315,6 +301,20 @@ describe('shared regions', () => {
     expect(st.bytesSent).toBeLessThanOrEqual(2.1 * size);
   });
 });
+
+/** Runs `fn` on a 4 MiB tmpfs of its own (root only; skipped otherwise), unmounted after. */
+async function withTmpfs(ctx: { skip: (why: string) => void }, name: string, fn: (mnt: string) => Promise<void>): Promise<void> {
+  if (process.geteuid?.() !== 0) return ctx.skip('mounting a tmpfs needs root');
+  const mnt = join(tmp.dir, name);
+  mkdirSync(mnt);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', mnt]);
+  if (m.status !== 0) return ctx.skip(`mount -t tmpfs failed: ${m.stderr}`);
+  try {
+    await fn(mnt);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+}
 
 function spawnChild(e: NodeJS.ProcessEnv) {
   const dir = join(tmp.dir, `child-${runs++}`);

@@ -4,7 +4,7 @@
 // the source itself from the serializable spec (rule 12 in DESIGN.md).
 import { resolve } from 'node:path';
 import { formatS3Url, parseS3Url, type S3Location } from '../s3/url.js';
-import type { MapReply } from '../shared/protocol.js';
+import type { MapReply, ServeOptions } from '../shared/protocol.js';
 import type { RetryOptions, S3ClientOptions, SourceSpec } from '../sources/source.js';
 import { Mapping } from './mapping.js';
 import { DEFAULTS } from '../shared/defaults.js';
@@ -63,14 +63,17 @@ export function mapBytes(data: Uint8Array | SharedArrayBuffer, options?: MapOpti
 export async function mapSource(spec: SourceSpec, options: MapOptions = {}, label = describe(spec)): Promise<Mapping> {
   const opts = resolveOptions(options, label);
   requireUffd(opts.userModeOnly);
-  const { userModeOnly, ...serve } = opts;
+  const { userModeOnly, ...resolved } = opts;
   // Files and bytes in memory are local already: no disk cache for them.
   const versioned = spec.kind === 's3' || spec.kind === 'module';
-  serve.diskCache = serve.diskCache && versioned ? prepareCacheDir(serve.diskCache) : null;
   // Only bytes with a version can be shared; the fault worker makes the choice (lib/worker/backing.ts).
   const shared = versioned ? resolveShared(options) : { shared: null, note: `not shared (${spec.kind === 'file' ? 'a local file is in the page cache already' : 'bytes in memory'})` };
-  serve.shared = shared.shared;
-  serve.sharedNote = shared.note;
+  const serve: ServeOptions = {
+    ...resolved,
+    diskCache: resolved.diskCache && versioned ? prepareCacheDir(resolved.diskCache) : null,
+    shared: shared.shared,
+    sharedNote: shared.note,
+  };
   const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
   return new Mapping(reply, serve.chunkSize, label);
 }

@@ -57,7 +57,8 @@ function size(name: string, value: number | string | undefined, fallback: number
   }
 }
 
-export function resolveOptions(o: MapOptions, label: string): ServeOptions & { userModeOnly: boolean } {
+/** Everything but shared memory, which mapSource resolves for the sources that can use it (lib/api/shm-dir.ts). */
+export function resolveOptions(o: MapOptions, label: string): Omit<ServeOptions, 'shared' | 'sharedNote'> & { userModeOnly: boolean } {
   const page = native.pageSize;
   const chunkSize = size('chunk size', o.chunkSize, DEFAULTS.chunkSize);
   if (chunkSize <= 0 || chunkSize % page !== 0) {
@@ -93,9 +94,6 @@ export function resolveOptions(o: MapOptions, label: string): ServeOptions & { u
     label,
     // Checked (and created) by mapSource, only for sources that can use it.
     diskCache: requestedDiskCache(o.cacheDir, o.cacheDirSize),
-    // Resolved by mapSource, only for sources that can use it.
-    shared: null,
-    sharedNote: null,
     userModeOnly: o.userModeOnly ?? false,
   };
 }

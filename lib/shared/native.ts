@@ -68,6 +68,8 @@ export interface NativeAddon {
   shmClose(fd: number, path: string): boolean;
   /** 1 when every page of [offset, offset+length) is in the file, 0 if not, -errno. */
   shmPresent(fd: number, offset: number, length: number): number;
+  /** 1 when another mapping (of any process) holds the same file, 0 if not, -errno. */
+  shmOthers(fd: number): number;
   /** A chunk's fetch lock (OFD byte-range lock at its offset): 1 taken, 0 another holds it, -errno. */
   shmLock(fd: number, offset: number): number;
   shmUnlock(fd: number, offset: number): void;

@@ -286,7 +286,13 @@ export class RegionServer {
 
   private async fill(chunk: number, urgent: boolean, piece?: number): Promise<void> {
     try {
-      if (this.sharedChunk(chunk) && !(await this.sharedTurn(chunk, urgent))) return;
+      if (this.sharedChunk(chunk)) {
+        // Decided in this turn when no other process holds the chunk: the
+        // request below must reach the scheduler inside the caller's hold()
+        // to share a GET with its neighbours.
+        const turn = this.sharedTurn(chunk, urgent);
+        if (turn === 'found' || (turn === 'busy' && !(urgent && (await this.awaitShared(chunk))))) return;
+      }
       const cached = this.cache?.get(chunk);
       if (cached) {
         this.stats.add(Counter.cacheHits);
@@ -299,27 +305,42 @@ export class RegionServer {
     }
   }
 
-  /** Shared region: whether this process fetches the chunk. Not when
-   *  another process installed it (then it is only woken here), nor, for a
-   *  prefetch, while another process fetches it; a fault waits for that
-   *  process's fetch and finds the pages. */
-  private async sharedTurn(chunk: number, urgent: boolean): Promise<boolean> {
+  /** Shared region, synchronously: 'fetch' (this process holds the chunk's
+   *  fetch lock and the pages are missing), 'found' (another process
+   *  installed it: it is only woken here), or 'busy' (another process is
+   *  fetching it: a fault waits for it, a prefetch leaves it). */
+  private sharedTurn(chunk: number, urgent: boolean): 'fetch' | 'found' | 'busy' {
     const shared = this.shared!;
     if (shared.claim(chunk) === 'busy') {
-      if (!urgent) return false;
-      this.stats.add(Counter.sharedWaits);
-      // Waited too long: fetched here too (a copy that finds the pages is EEXIST, success).
-      if (!(await shared.awaitTurn(chunk, () => this.stopped))) return !this.stopped;
+      if (urgent) this.stats.add(Counter.sharedWaits);
+      return 'busy';
     }
-    if (!shared.present(chunk)) return true;
+    if (!shared.present(chunk)) return 'fetch';
     shared.release(chunk);
+    this.foundShared(chunk);
+    return 'found';
+  }
+
+  /** A fault on a chunk another process is fetching: true when this process
+   *  is to fetch it after all (the other let go without installing it, or
+   *  took too long: a copy that finds the pages is EEXIST, success). */
+  private async awaitShared(chunk: number): Promise<boolean> {
+    const mine = await this.shared!.awaitTurn(chunk, () => this.stopped);
+    if (this.stopped) return false;
+    if (!mine || !this.shared!.present(chunk)) return true;
+    this.shared!.release(chunk);
+    this.foundShared(chunk);
+    return false;
+  }
+
+  /** Another process installed the chunk: recorded and woken, nothing copied. */
+  private foundShared(chunk: number): void {
     this.stats.add(Counter.sharedHits);
     this.resident.reserve(this.geometry.installBytes(chunk));
     this.resident.add(chunk);
     this.intake.settle(chunk);
     this.stats.set(Counter.residentBytes, this.resident.bytes);
     this.installer.wake(this.geometry.start(chunk), this.geometry.installBytes(chunk));
-    return false;
   }
 
   /** Installed by this process and still there: shared pages another process
@@ -356,7 +377,10 @@ export class RegionServer {
     this.stats.add(Counter.inflight);
     try {
       await this.reader.read(first, count, async (chunk, n, data) => {
-        const { held, overflow } = urgent ? { held: 0 } : this.markers.hold(chunk, n, this.geometry.installBytes(chunk), data, this.intake.isWaiting(chunk));
+        // A marker is not installed, and its lock is let go when its run
+        // ends: another process reading the same version would fetch it
+        // again. So markers are held only while no other mapping shares the pages.
+        const { held, overflow } = urgent || this.shared?.othersMapping() ? { held: 0 } : this.markers.hold(chunk, n, this.geometry.installBytes(chunk), data, this.intake.isWaiting(chunk));
         if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
         if (held < n) await this.install(chunk + held, n - held, data.subarray(held * this.geometry.chunkSize));
       });

@@ -48,6 +48,11 @@ export class SharedPages {
     return native.shmPresent(this.fd, this.geometry.start(chunk), this.geometry.installBytes(chunk)) === 1;
   }
 
+  /** Another mapping of this version is open (in any process). */
+  othersMapping(): boolean {
+    return native.shmOthers(this.fd) !== 0;
+  }
+
   /** Takes the chunk's fetch lock without waiting: 'busy' when another process fetches it. */
   claim(chunk: number): Claim {
     if (this.claimed.has(chunk)) return 'mine';
@@ -63,9 +68,10 @@ export class SharedPages {
     native.shmUnlock(this.fd, this.geometry.start(chunk));
   }
 
-  /** Waits until no other process holds the chunk's fetch lock, at most the
-   *  disk cache's lock wait: a holder that dies lets go at once. False when
-   *  it waited that long (the caller fetches on its own) or `stopped()`. */
+  /** Waits, at most the disk cache's lock wait (a holder that dies lets go
+   *  at once), until the chunk's pages are there or its fetch lock is this
+   *  process's: true then. False when it waited that long (the caller
+   *  fetches on its own) or `stopped()`. */
   async awaitTurn(chunk: number, stopped: () => boolean): Promise<boolean> {
     const giveUpAt = Date.now() + DEFAULTS.diskCache.lockWaitMs;
     for (let delay = 1; !stopped(); delay = Math.min(delay * 2, 20)) {
