@@ -239,6 +239,16 @@ describe('shared regions', () => {
     expect(xs.again).toBe(sha256(x));
   });
 
+  it('the kernel reads shared pages: write(2) from cold pages in full mode; in user-only mode after load() and prefetch()', async () => {
+    const size = 4 * MiB;
+    const body = pseudoRandom(size, 81);
+    await putObject(s3.client(), bucket, 'kernel', body);
+    const r = await runChild(KERNEL_CHILD, { env: env({ key: 'kernel', n: 1 }), timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(out).toMatchObject({ fullShared: true, userShared: true, refused: 'ENOTRESIDENT', fullWrite: sha256(body), userWrite: sha256(body), userFetched: size });
+  });
+
   it('a tmpfs that fills up mid-run: room is made for everyone, and with nothing to free the chunks go private; never SIGBUS, exact bytes', async (ctx) => {
     await withTmpfs(ctx, 'full-shm', async (mnt) => {
       const size = 2 * MiB + 4097;
@@ -315,6 +325,36 @@ async function withTmpfs(ctx: { skip: (why: string) => void }, name: string, fn:
     spawnSync('umount', [mnt]);
   }
 }
+
+/** The kernel's own reads of a shared region: write(2) from cold pages (full
+ *  mode), and in user-only mode after load(); prefetch() then touches with no GET. */
+const KERNEL_CHILD = `
+  import { mapObject } from S3MMAP_LIB;
+  import { createHash } from 'node:crypto';
+  import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+  const c = JSON.parse(process.env.S3MMAP_TEST_CHILD);
+  const out = {};
+  const hashOfWrite = (buf, path) => {
+    const fd = openSync(path, 'w');
+    for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+    closeSync(fd);
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  };
+  const full = await mapObject('s3://' + c.bucket + '/' + c.key, { ...c.client, readahead: 0 });
+  out.fullShared = full.stats().shared;
+  out.fullWrite = hashOfWrite(full.buffer, c.sync + '/full');
+  await full.close();
+  const user = await mapObject('s3://' + c.bucket + '/' + c.key, { ...c.client, readahead: 0, userModeOnly: true });
+  out.userShared = user.stats().shared;
+  try { user.kernelView(0, user.size); out.refused = null; } catch (e) { out.refused = e.code; }
+  await user.load(0, user.size / 2);
+  await user.prefetch(user.size / 2, user.size - user.size / 2);
+  while (user.stats().inflight > 0 || !user.isResident(0, user.size)) await new Promise((r) => setTimeout(r, 10));
+  out.userWrite = hashOfWrite(user.kernelView(0, user.size), c.sync + '/user');
+  out.userFetched = user.stats().bytesFetched;
+  await user.close();
+  console.log(JSON.stringify(out));
+`;
 
 function spawnChild(e: NodeJS.ProcessEnv) {
   const dir = join(tmp.dir, `child-${runs++}`);
