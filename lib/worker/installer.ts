@@ -1,6 +1,8 @@
 // Puts bytes into one mapping's region: UFFDIO_COPY with every result the
 // kernel can give treated as DESIGN.md rule 5 says, UFFDIO_WAKE, and
-// UFFDIO_POISON for ranges that cannot be read (rule 8). Fault worker thread;
+// UFFDIO_POISON for ranges that cannot be read (rule 8); for a shared region
+// whose tmpfs is full (ENOMEM), room made or the range made private
+// (DESIGN.md "Shared regions"). Fault worker thread;
 // it hands the kernel the addresses of its own buffers, never of mapped
 // memory (rule 1).
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
