@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObject } from '../dist/lib/dev/minio-server.js';
 import { distLib, runChild, type ChildResult } from './helpers/child.js';
@@ -18,6 +19,8 @@ import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';
 
 const s3 = testS3();
+const sharedSource = fileURLToPath(new URL('./fixtures/shared-source.mjs', import.meta.url));
+const contentModule = new URL('./fixtures/content.mjs', import.meta.url).href;
 const MiB = 1024 * 1024;
 const tmp = tempDir('s3mmap-shared-');
 /** This file's own shared memory directory: other test files use the default one. */
@@ -248,6 +251,31 @@ describe('shared regions', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(out).toMatchObject({ fullShared: true, userShared: true, refused: 'ENOTRESIDENT', fullWrite: sha256(body), userWrite: sha256(body), userFetched: size });
+  });
+
+  it('a shared region whose fault worker dies: the thread in its fault ends in SIGSEGV, never zeros; another process then reads every byte', async () => {
+    const key = `dying-${process.pid}`;
+    const map = (extra: string) => `
+      import { mapSource } from S3MMAP_LIB;
+      import { content } from ${JSON.stringify(contentModule)};
+      const m = await mapSource({ kind: 'module', path: ${JSON.stringify(sharedSource)}, options: { size: ${4 * MiB}, seed: 82, key: '${key}'${extra} } }, { readahead: 0 });
+      if (!m.stats().shared) throw new Error('not shared: ' + m.stats().sharedNote);
+    `;
+    const dying = await runChild(`${map(', dieAfter: 2')}
+      console.log('first', m.buffer[10] === content(10, 1, 82)[0]);
+      console.log('never', m.buffer[${2 * MiB}]);
+    `, { env: { S3MMAP_SHM_DIR: shmDir }, timeoutMs: 30_000 });
+    expect(dying.signal, dying.stderr).toBe('SIGSEGV');
+    expect(dying.stdout.trim()).toBe('first true');
+    const after = await runChild(`${map('')}
+      const want = content(0, m.size, 82);
+      console.log(Buffer.compare(m.buffer, want) === 0 ? 'exact' : 'differs');
+      await m.close();
+    `, { env: { S3MMAP_SHM_DIR: shmDir }, timeoutMs: 30_000 });
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout.trim()).toBe('exact');
+    // The dead process's file was swept by the second, which removed its own on close.
+    expect(pagesFiles()).toEqual([]);
   });
 
   it('a tmpfs that fills up mid-run: room is made for everyone, and with nothing to free the chunks go private; never SIGBUS, exact bytes', async (ctx) => {
