@@ -5,7 +5,7 @@
 // emulation in every run). Orchestrator process, main thread: the proxy it
 // measures runs on the proxy thread, so awaiting here is safe.
 import { median } from './format.js';
-import { describeProfile, PROFILES, type NetworkName } from './network.js';
+import { describeProfile, PROFILES, type NetworkName } from '../lib/dev/s3-harness/network.js';
 import { BUCKET, CALIBRATION_KEY, CALIBRATION_SIZE, WARMUP_KEY } from './seed.js';
 import { getRange, peerClient } from './systems/sdk.js';
 import type { S3Target } from './systems/types.js';

@@ -78,14 +78,5 @@ export function foldPages(h: number, bytes: Uint8Array): number {
   return h;
 }
 
-/** Seeded PRNG for workload offsets (mulberry32): the same sequence in every process. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG for workload offsets: the same sequence in every process. */
+export { rng } from '../lib/dev/s3-harness/rng.js';

@@ -6,7 +6,7 @@
 // (mounts, warm-ups) stays out of the figures.
 import http from 'node:http';
 import type net from 'node:net';
-import type { S3Proxy } from './s3-proxy.js';
+import type { S3Proxy } from '../lib/dev/s3-harness/s3-proxy.js';
 
 export interface Traffic {
   requests: number;

@@ -6,13 +6,15 @@ import { formatBytes } from '../lib/shared/sizes.js';
 import { sizeLabel } from './catalog.js';
 import { esc, tick, wrap } from './chart.js';
 import { fmtMs, fmtRatio } from './format.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
 import type { Group, Row } from './report.js';
 import { RECORD } from './workloads.js';
 
 interface Point {
   k: number;
   self?: Row;
+  /** A ranged GET per record: the other plain choice. */
+  ranged?: Row;
   /** The fastest download at this k, and every download measured. */
   best?: Row;
   downloads: Row[];
@@ -34,8 +36,8 @@ export function crossovers(groups: Group[], rows: Row[]): Crossover[] {
     const gs = groups.filter((g) => g.workload === 'crossover' && g.network === network).sort((a, b) => a.k! - b.k!);
     const points = gs.map((g): Point => {
       const ok = rows.filter((r) => r.group === g.key && r.status === 'ok');
-      const downloads = ok.filter((r) => r.role === 'peer').sort((a, b) => ms(a)! - ms(b)!);
-      return { k: g.k!, self: ok.find((r) => r.system === 's3mmap'), best: downloads[0], downloads };
+      const downloads = ok.filter((r) => r.role === 'peer' && r.system !== 'ranged').sort((a, b) => ms(a)! - ms(b)!);
+      return { k: g.k!, self: ok.find((r) => r.system === 's3mmap'), ranged: ok.find((r) => r.system === 'ranged'), best: downloads[0], downloads };
     });
     let breakEven: number | undefined;
     for (let i = 0; i < points.length && breakEven === undefined; i++) {
@@ -56,18 +58,21 @@ export function crossovers(groups: Group[], rows: Row[]): Crossover[] {
 export function crossoverSection(cs: Crossover[]): string {
   if (!cs.length) return '';
   const lines = ['## Crossover: k scattered 64 KiB records, mapping against downloading', '',
-    'Each k is read one record after another. s3mmap: a fresh cold process per k, clock from mapObject(); downloads: one cold process per lane count (8, 16, 32 parts of 8 MiB in flight) that downloads once, then reads every k; each k costs the download plus its reads. The best download at each k is the one compared. Chart: [crossover.svg](crossover.svg).', ''];
+    'Each k is read one record after another. s3mmap: a fresh cold process per k, clock from mapObject(); downloads: one cold process per lane count (8, 16, 32 parts of 8 MiB in flight) that downloads once, then reads the records; each k costs the download plus its first k records. The best download at each k is the one compared. A ranged GET per record: one cold process, each k the HEAD plus its first k GETs. Chart: [crossover.svg](crossover.svg).', ''];
   for (const c of cs) {
     const be = c.breakEven === undefined
       ? `the mapping stayed ahead at every k measured (up to ${c.points.at(-1)?.k})`
       : `a mapping stops paying at about k ≈ ${Math.round(c.breakEven).toLocaleString('en-US')} records (${formatBytes(c.breakEven * RECORD)} of the ${sizeLabel(c.objectSize)} object); beyond it the download is faster`;
     lines.push(`**${c.network}**, ${sizeLabel(c.objectSize)} object: ${be}.`, '');
-    lines.push('| k | s3mmap | best download | download / s3mmap | s3mmap fetched | s3mmap GETs |', '|---|---|---|---|---|---|');
+    lines.push('| k | s3mmap | best download | download / s3mmap | ranged GETs | ranged / s3mmap | s3mmap fetched | s3mmap GETs | s3mmap fill |', '|---|---|---|---|---|---|---|---|---|');
     for (const p of c.points) {
       const mine = ms(p.self);
       const best = ms(p.best);
+      const ranged = ms(p.ranged);
+      const fill = p.self?.fillStarted ? `${p.self.fillStarted.started ? 'started' : 'none'} (${p.self.fillStarted.started} of ${p.self.fillStarted.of})` : '—';
       lines.push(`| ${p.k.toLocaleString('en-US')} | ${mine === undefined ? '—' : fmtMs(mine)} | ${best === undefined ? '—' : `${fmtMs(best)} ${p.best!.label.replace('parallel download ', '')}`} | ` +
-        `${mine && best ? fmtRatio(best / mine) : '—'} | ${p.self?.bytesFetched === undefined ? '—' : formatBytes(p.self.bytesFetched)} | ${p.self?.gets === undefined ? '—' : Math.round(p.self.gets)} |`);
+        `${mine && best ? fmtRatio(best / mine) : '—'} | ${ranged === undefined ? '—' : fmtMs(ranged)} | ${mine && ranged ? fmtRatio(ranged / mine) : '—'} | ` +
+        `${p.self?.bytesFetched === undefined ? '—' : formatBytes(p.self.bytesFetched)} | ${p.self?.gets === undefined ? '—' : Math.round(p.self.gets)} | ${fill} |`);
     }
     lines.push('');
   }
@@ -81,7 +86,7 @@ const M = { left: 70, right: 190, top: 40, bottom: 46 };
 /** Short names for the legend: s3mmap, then the downloads by lanes. */
 function shortLabel(r: Row): string {
   const lanes = /× (\d+)\)/.exec(r.label)?.[1];
-  return r.role === 'self' ? 's3mmap' : lanes ? `download, ${lanes} lanes` : r.label;
+  return r.role === 'self' ? 's3mmap' : r.system === 'ranged' ? 'ranged GET per record' : lanes ? `download, ${lanes} lanes` : r.label;
 }
 
 /** One log-log panel per network: s3mmap, each download, the break-even mark. */
@@ -94,7 +99,7 @@ export function crossoverSvg(cs: Crossover[], subtitle: string): string {
     const ks = c.points.map((p) => p.k);
     const series = new Map<string, Array<[number, number]>>();
     for (const p of c.points) {
-      for (const r of [p.self, ...p.downloads]) if (r && ms(r)) series.set(shortLabel(r), [...(series.get(shortLabel(r)) ?? []), [p.k, ms(r)!]]);
+      for (const r of [p.self, p.ranged, ...p.downloads]) if (r && ms(r)) series.set(shortLabel(r), [...(series.get(shortLabel(r)) ?? []), [p.k, ms(r)!]]);
     }
     const all = [...series.values()].flat().map(([, t]) => t);
     if (!all.length) return;

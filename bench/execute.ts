@@ -9,7 +9,7 @@ import type { CellOutput } from './cell.js';
 import { prepareServerCache, warmPath, type ServerCache } from './cache.js';
 import { runCeiling } from './ceiling.js';
 import type { FuseSystem, Mounted } from './mounts.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
 import type { Cell } from './plan.js';
 import type { Measurement } from './report.js';
 import { BUCKET, WARMUP_KEY } from './seed.js';
@@ -78,7 +78,8 @@ function runNodeCell(cellJs: string, spec: CellSpec, timeoutMs: number): Promise
 async function runOne(c: Cell, index: number, ctx: ExecuteContext, noteDrop: (e: string) => void): Promise<{ out: CellOutput; daemonRss?: number } | undefined> {
   const spec: CellSpec = {
     system: c.def.id, workload: c.workload, warm: c.warm, s3: { ...ctx.s3, key: c.key }, size: c.size, seed: ctx.seed, ks: c.ks,
-    path: undefined, localPath: c.localPath, chunkSize: c.def.chunkSize, noReadahead: c.def.noReadahead, controlUrl: ctx.controlUrl, warmupKey: WARMUP_KEY,
+    path: undefined, localPath: c.localPath, chunkSize: c.def.chunkSize, noReadahead: c.def.noReadahead, mapOptions: c.def.mapOptions,
+    seconds: c.seconds, reads: c.reads, controlUrl: ctx.controlUrl, warmupKey: WARMUP_KEY,
   };
   let mounted: Mounted | undefined;
   // The same first-byte draws for every system of a repetition: none meets a luckier network.
@@ -95,6 +96,7 @@ async function runOne(c: Cell, index: number, ctx: ExecuteContext, noteDrop: (e:
       }
       spec.path = join(mounted.dir, c.key);
       spec.warmupPath = join(mounted.dir, WARMUP_KEY);
+      spec.daemonPid = mounted.pid;
     }
     // On an S3 profile the drawn first byte stands for S3's own server time:
     // MinIO reading this VM's disk on top of it would make the network slower
@@ -147,6 +149,7 @@ export async function runCells(cells: Cell[], ctx: ExecuteContext): Promise<Exec
         group, workload: ph.workload === 'warm' ? 'warm' : c.workload, system: c.def.id, rep: c.rep, ok: good,
         error: good ? undefined : `checksum mismatch: got ${ph.checksum}, expected ${exp}`,
         wallMs: ph.wallMs, firstByteMs: ph.firstByteMs, readP50Us: ph.readP50Us, bytesRead: ph.bytesRead, checksum: ph.checksum, expected: exp,
+        ops: ph.ops, memory: ph.memory, detail: ph.detail,
         traffic: ph.traffic, stats: ph.system, peakRssBytes: out.peakRssBytes, daemonPeakRssBytes: daemonRss,
       });
       parts.push(`${group} ${(ph.wallMs / 1000).toFixed(3)} s${good ? '' : ' CHECKSUM MISMATCH'}`);

@@ -2,10 +2,10 @@
 // orchestrator, main thread, cached in bench/tmp/), and the query every
 // system runs in its cell process: one INT32 column of the middle row group,
 // read with hyparquet through an AsyncBuffer over the system's bytes.
-import { existsSync, openSync, readSync, closeSync, renameSync, statSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer } from 'hyparquet';
 import { ParquetWriter, fileWriter } from 'hyparquet-writer';
-import type { Reader } from './workloads.js';
+import { withFileReader, type Reader } from './workloads.js';
 
 /** Bytes per row: id INT64, a INT64, b DOUBLE, c INT32, all PLAIN, uncompressed. */
 const ROW_BYTES = 28;
@@ -116,24 +116,6 @@ export async function parquetQuery(file: AsyncBuffer): Promise<ParquetQueryResul
 }
 
 /** The expected answer, from the local file. */
-export async function parquetQueryFile(path: string): Promise<ParquetQueryResult> {
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
-  try {
-    return await parquetQuery(asyncBuffer({
-      size,
-      read: (offset, length) => {
-        const b = new Uint8Array(length);
-        let n = 0;
-        while (n < length) {
-          const got = readSync(fd, b, n, length - n, offset + n);
-          if (got === 0) throw new Error(`${path}: unexpected end at ${offset + n}`);
-          n += got;
-        }
-        return b;
-      },
-    }));
-  } finally {
-    closeSync(fd);
-  }
+export function parquetQueryFile(path: string): Promise<ParquetQueryResult> {
+  return withFileReader(path, (reader) => parquetQuery(asyncBuffer(reader)));
 }

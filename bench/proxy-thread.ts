@@ -1,4 +1,4 @@
-// Runs the counting proxy (bench/s3-proxy.ts) and the control server
+// Runs the counting proxy (lib/dev/s3-harness/s3-proxy.ts) and the control server
 // (bench/control.ts) on a worker thread of the orchestrator, so that the
 // orchestrator's main thread may block (spawnSync, sync, stat of a FUSE mount
 // whose daemon is waiting on this very proxy) without stalling any request,
@@ -6,8 +6,8 @@
 // holds up. This file is both the worker's entry and the main thread's handle.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { startControl } from './control.js';
-import { PROFILES, type NetworkName } from './network.js';
-import { startS3Proxy } from './s3-proxy.js';
+import { PROFILES, type NetworkName } from '../lib/dev/s3-harness/network.js';
+import { startS3Proxy } from '../lib/dev/s3-harness/s3-proxy.js';
 
 interface Init {
   upstream: string;

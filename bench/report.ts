@@ -5,7 +5,8 @@ import { formatBytes } from '../lib/index.js';
 import { fmtMs, fmtRate, fmtRatio, median } from './format.js';
 import { ceilingFor, sizeLabel, systemDef, type Role } from './catalog.js';
 import type { Traffic } from './control.js';
-import type { NetworkName } from './network.js';
+import type { NetworkName } from '../lib/dev/s3-harness/network.js';
+import type { HeldMemory } from './reader-procs.js';
 import type { Workload } from './workloads.js';
 
 /** One measured phase of one cell (or a failure). */
@@ -26,6 +27,12 @@ export interface Measurement {
   stats?: Record<string, number>;
   peakRssBytes?: number;
   daemonPeakRssBytes?: number;
+  /** budget: reads made. */
+  ops?: number;
+  /** procs4: what the processes held together once all had read. */
+  memory?: HeldMemory;
+  /** The system's figures that are not numbers (s3mmap: fill, the region's kind). */
+  detail?: Record<string, unknown>;
 }
 
 export interface Group {
@@ -67,6 +74,16 @@ export interface Row {
   faultP99Us?: number;
   peakRssBytes?: number;
   daemonPeakRssBytes?: number;
+  /** budget: reads per second, and chunks evicted per read. */
+  opsPerSec?: number;
+  evictionsPerOp?: number;
+  /** Cells in which a background fill started, of those whose build reports one (undefined: none does). */
+  fillStarted?: { started: number; of: number };
+  /** procs4: what the processes held together (median over repetitions). */
+  pssBytes?: number;
+  daemonRssBytes?: number;
+  /** procs4, s3mmap: the mappings were MAP_SHARED in every repetition. */
+  sharedRegion?: boolean;
 }
 
 export interface Ratio {
@@ -77,6 +94,11 @@ export interface Ratio {
 
 function spread(xs: number[]): Spread {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+function fillCount(ms: Measurement[]): Row['fillStarted'] {
+  const known = ms.filter((m) => m.stats?.fillStarted !== undefined);
+  return known.length ? { started: known.filter((m) => m.stats!.fillStarted > 0).length, of: known.length } : undefined;
 }
 
 function medianOf(ms: Measurement[], f: (m: Measurement) => number | undefined): number | undefined {
@@ -120,6 +142,12 @@ export function summarize(groups: Group[], systems: string[], ms: Measurement[],
         faultP99Us: medianOf(good, (m) => m.stats?.faultP99Us),
         peakRssBytes: medianOf(good, (m) => m.peakRssBytes),
         daemonPeakRssBytes: medianOf(good, (m) => m.daemonPeakRssBytes),
+        opsPerSec: medianOf(good, (m) => (m.ops !== undefined ? m.ops / (m.wallMs! / 1000) : undefined)),
+        evictionsPerOp: medianOf(good, (m) => (m.ops && m.stats?.evictions !== undefined ? m.stats.evictions / m.ops : undefined)),
+        fillStarted: fillCount(good),
+        pssBytes: medianOf(good, (m) => m.memory?.pssBytes),
+        daemonRssBytes: medianOf(good, (m) => m.memory?.daemonRssBytes),
+        sharedRegion: good.some((m) => m.memory?.shared !== undefined) ? good.every((m) => m.memory?.shared === true) : undefined,
       });
     }
   }
@@ -131,17 +159,21 @@ export function summarize(groups: Group[], systems: string[], ms: Measurement[],
 export function ratios(groups: Group[], rows: Row[]): Ratio[] {
   const out: Ratio[] = [];
   for (const g of groups) {
-    if (g.workload === 'crossover') continue; // its own section says it per k
+    // Their own sections say these: per k, and memory held rather than time.
+    if (g.workload === 'crossover' || g.workload === 'procs4-scan' || g.workload === 'procs4-random') continue;
     const inGroup = rows.filter((r) => r.group === g.key && r.status === 'ok');
     const selves = inGroup.filter((r) => r.role === 'self');
     for (const self of selves) {
-      const mine = self.wallMs!.median;
+      // budget runs for a fixed time: its figure is reads per second, compared as speeds.
+      const budget = g.workload === 'budget';
+      const mine = budget ? 1 / (self.opsPerSec ?? NaN) : self.wallMs!.median;
       const peers = inGroup.filter((r) => r.role === 'peer').sort((a, b) => a.wallMs!.median - b.wallMs!.median);
       const parts = peers.map((p, i) => `${fmtRatio(p.wallMs!.median / mine)} ${p.label}${i === 0 ? ' (best peer)' : ''}`);
       const ceiling = inGroup.find((r) => r.system === ceilingFor(g.workload, self.system));
       const ceilingText = ceiling ? `${fmtRatio(ceiling.wallMs!.median / mine)} ceiling (${ceiling.label.replace(/ \(ceiling\)$/, '')})` : '';
       const speed = g.workload === 'map' ? '' : `, ${fmtRate(self.throughputBps!)}`;
-      const head = `**${g.key}**${self.system === 's3mmap' ? '' : ` — ${self.label}`} (${fmtMs(mine)}${speed})`;
+      const figure = budget ? `${Math.round(self.opsPerSec ?? 0).toLocaleString('en-US')} reads/s` : `${fmtMs(mine)}${speed}`;
+      const head = `**${g.key}**${self.system === 's3mmap' ? '' : ` — ${self.label}`} (${figure})`;
       const body = [parts.join(', '), ceilingText].filter(Boolean).join('; ');
       out.push({ group: g.key, self: self.system, text: `${head}: ${body || 'nothing to compare with'}` });
     }
@@ -182,7 +214,10 @@ function cell(r: Row, g: Group): string[] {
   const offline = r.role === 'ceiling' || g.workload === 'fault-service';
   const fetched = offline ? '—' : r.bytesFetched === undefined ? '' : formatBytes(r.bytesFetched);
   const gets = offline ? '—' : r.gets === undefined ? '' : String(Math.round(r.gets));
-  const cols = [wall + failed, g.workload === 'map' ? '' : fmtRate(r.throughputBps!), fetched, gets, fault, rss];
+  const rate = g.workload === 'budget' && r.opsPerSec !== undefined
+    ? `${Math.round(r.opsPerSec).toLocaleString('en-US')} reads/s, ${r.evictionsPerOp?.toFixed(3) ?? '?'} evictions/read`
+    : fmtRate(r.throughputBps!);
+  const cols = [wall + failed, g.workload === 'map' ? '' : rate, fetched, gets, fault, rss];
   if (g.workload === 'map') cols.splice(1, 1, r.firstByteMs !== undefined ? fmtMs(r.firstByteMs) : '');
   if (timed(g)) cols.splice(2, 0, r.readP50Us !== undefined ? fmtMs(r.readP50Us / 1000) : '');
   return cols;

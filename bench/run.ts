@@ -26,6 +26,7 @@ import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { planCells, type Planned } from './plan.js';
 import { startProxyThread } from './proxy-thread.js';
 import { publish } from './publish.js';
+import { procsSection } from './procs-report.js';
 import { publishedSection } from './published.js';
 import { markdown, ratios, summarize } from './report.js';
 import { BUCKET, seedObjects } from './seed.js';
@@ -127,12 +128,12 @@ export async function main(args: string[]): Promise<number> {
   const durationS = (Date.now() - started) / 1000;
   const line = runLine(opts, { started, durationS, loadStart, cores: machine.cores, args });
   notes.unshift(...methodNotes(proxyCost));
-  const targets = computeTargets(rows, avail.unavailable);
   const cross = crossovers(groups, rows);
+  const targets = computeTargets(rows, groups, avail.unavailable, cross);
   const sections = [
     ['## Network profiles', '', 'Laid over every system\'s traffic at the counting proxy, so every system meets the same network; HEADs, LISTs and errors get the first-byte delay too.', '',
       ...profileNotes(networks, checks).map((n) => `- ${n}`)].join('\n'),
-    targetsSection(targets), crossoverSection(cross), publishedSection(rows, avail.unavailable),
+    targetsSection(targets), procsSection(groups, rows), crossoverSection(cross), publishedSection(rows, avail.unavailable),
   ].filter(Boolean);
   const title = opts.quick ? 's3mmap benchmark (quick mode: small objects, one repetition)' : 's3mmap benchmark';
   const md = markdown({ title, machine: machineLine(machine), runLine: line, groups, rows, ratios: ratioLines, notes, unavailable: avail.unavailable, chart: 'latest.svg', sections });

@@ -14,7 +14,9 @@ import { formatBytes } from '../lib/index.js';
 import { sizeLabel, type SystemDef } from './catalog.js';
 import { BLOCK, CONTENT_VERSION, fillBlocks } from './content.js';
 import type { BenchOptions } from './options.js';
+import { arrowQueryFile, ARROW_BATCHES, ARROW_COLUMN, ARROW_COLUMNS, writeArrow } from './arrow.js';
 import { parquetQueryFile, QUERY_COLUMN, ROW_GROUPS, writeParquet } from './parquet.js';
+import { BUDGET_SIZE } from './workloads.js';
 import { inParts } from './parts.js';
 
 const PART = 64 * 1024 * 1024;
@@ -94,8 +96,15 @@ export interface Seeded {
   parquetKey: string;
   parquetLocal?: string;
   parquet?: { size: number; checksum: number };
+  arrowKey: string;
+  arrowLocal?: string;
+  arrow?: { size: number; checksum: number };
   /** Object size → key, for time-to-map. */
   mapKeys: Map<number, string>;
+  /** Object size → key, for the cold scan at each of its sizes. */
+  scanKeys: Map<number, string>;
+  /** The budget workload's small object. */
+  budgetKey: string;
   notes: string[];
 }
 
@@ -108,31 +117,63 @@ export async function seedObjects(
   admin: S3Client, opts: BenchOptions, defs: SystemDef[], root: string, objectsDir: string, log: (s: string) => void,
 ): Promise<Seeded> {
   const want = new Set<string>(opts.workloads);
-  const scan = ['sequential', 'warm', 'random', 'random4', 'strided', 'crossover'].some((w) => want.has(w));
-  const mainKey = `obj-${sizeTag(opts.size)}-s${opts.seed}-${CONTENT_VERSION}.bin`;
+  const scan = ['sequential', 'warm', 'random', 'random4', 'strided', 'crossover', 'procs4-scan', 'procs4-random'].some((w) => want.has(w));
+  const objKey = (size: number) => `obj-${sizeTag(size)}-s${opts.seed}-${CONTENT_VERSION}.bin`;
+  const mainKey = objKey(opts.size);
   const parquetKey = `table-${sizeTag(opts.parquetSize)}-s${opts.seed}-${CONTENT_VERSION}.parquet`;
-  const seeded: Seeded = { mainKey, parquetKey, mapKeys: new Map(), notes: [] };
+  const arrowKey = `table-${sizeTag(opts.arrowSize)}-s${opts.seed}-${CONTENT_VERSION}.arrow`;
+  const seeded: Seeded = {
+    mainKey, parquetKey, arrowKey, budgetKey: objKey(BUDGET_SIZE), mapKeys: new Map(), scanKeys: new Map([[opts.size, mainKey]]), notes: [],
+  };
   await uploadGenerated(admin, BUCKET, WARMUP_KEY, 64 * 1024, opts.seed + 1);
   if (opts.networks.some((n) => n.network !== 'loopback')) await uploadGenerated(admin, BUCKET, CALIBRATION_KEY, CALIBRATION_SIZE, opts.seed + 2);
   if (scan) {
     log(`seeding ${mainKey} (${formatBytes(opts.size)})`);
     await uploadGenerated(admin, BUCKET, mainKey, opts.size, opts.seed);
   }
+  if (want.has('sequential')) {
+    for (const size of opts.scanSizes.filter((n) => n !== opts.size)) {
+      seeded.scanKeys.set(size, objKey(size));
+      log(`seeding ${objKey(size)} (${formatBytes(size)})`);
+      await uploadGenerated(admin, BUCKET, objKey(size), size, opts.seed);
+    }
+  }
+  if (want.has('budget')) {
+    log(`seeding ${seeded.budgetKey} (${formatBytes(BUDGET_SIZE)})`);
+    await uploadGenerated(admin, BUCKET, seeded.budgetKey, BUDGET_SIZE, opts.seed);
+  }
   if (want.has('fault-service') && defs.some((d) => d.id.startsWith('s3mmap-file'))) {
     seeded.mainLocal = join(objectsDir, mainKey);
     log(`writing ${relative(root, seeded.mainLocal)}`);
     await writeGenerated(seeded.mainLocal, opts.size, opts.seed);
   }
-  if (want.has('parquet')) {
-    const local = join(objectsDir, parquetKey);
-    log(`writing ${relative(root, local)} with hyparquet-writer (cached across runs)`);
-    await writeParquet(local, opts.parquetSize, opts.seed);
-    await uploadFile(admin, BUCKET, parquetKey, local);
-    const q = await parquetQueryFile(local);
+  // The columnar files: written once with their format's library (cached across runs), uploaded,
+  // and their query answered from the local copy.
+  const columnar = [
+    {
+      w: 'parquet', key: parquetKey, size: opts.parquetSize, lib: 'hyparquet-writer', write: writeParquet, query: parquetQueryFile,
+      note: (size: number, rows: number, bytes: number) => `Parquet: ${formatBytes(size)} file, ${ROW_GROUPS} row groups of 4 PLAIN uncompressed columns (INT64, INT64, DOUBLE, INT32); the query decodes column ${QUERY_COLUMN} of row group ${ROW_GROUPS >> 1} (${rows} rows, ${formatBytes(bytes)}).`,
+    },
+    {
+      w: 'arrow', key: arrowKey, size: opts.arrowSize, lib: 'apache-arrow', write: writeArrow, query: arrowQueryFile,
+      note: (size: number, rows: number, bytes: number) => `Arrow: ${formatBytes(size)} IPC file, ${ARROW_BATCHES} record batches of ${ARROW_COLUMNS} uncompressed Int32 columns without nulls; the query reads column ${ARROW_COLUMN} of every batch (${rows} rows, ${formatBytes(bytes)}).`,
+    },
+  ] as const;
+  for (const f of columnar.filter((x) => want.has(x.w))) {
+    const local = join(objectsDir, f.key);
+    log(`writing ${relative(root, local)} with ${f.lib} (cached across runs)`);
+    await f.write(local, f.size, opts.seed);
+    await uploadFile(admin, BUCKET, f.key, local);
+    const q = await f.query(local);
     const size = statSync(local).size;
-    seeded.parquetLocal = local;
-    seeded.parquet = { size, checksum: q.checksum };
-    seeded.notes.push(`Parquet: ${formatBytes(size)} file, ${ROW_GROUPS} row groups of 4 PLAIN uncompressed columns (INT64, INT64, DOUBLE, INT32); the query decodes column ${QUERY_COLUMN} of row group ${ROW_GROUPS >> 1} (${q.rows} rows, ${formatBytes(q.columnBytes)}).`);
+    if (f.w === 'parquet') {
+      seeded.parquetLocal = local;
+      seeded.parquet = { size, checksum: q.checksum };
+    } else {
+      seeded.arrowLocal = local;
+      seeded.arrow = { size, checksum: q.checksum };
+    }
+    seeded.notes.push(f.note(size, q.rows, q.columnBytes));
   }
   if (want.has('map')) {
     for (const size of opts.mapSizes) {

@@ -1,6 +1,6 @@
 // Bad input: each case fails with one clear line and the right `code`, and
 // leaves nothing behind: no region mapped, no userfaultfd, socket or other fd
-// left open (read from /proc/self and the addon's own count). The README's
+// left open (read from /proc/self and the addon's own count). docs/failures.md's
 // "What happens when things fail" lists these messages.
 //
 // Runs in a vitest fork, main thread (the proxy it uses runs on its own worker

@@ -513,6 +513,15 @@ describe('help, version, credentials, bench, demo', () => {
     }
   });
 
+  it('docs/cli.md shows `s3mmap --help` exactly as it prints', async () => {
+    const page = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
+    const shown = /```\n\$ s3mmap --help\n([\s\S]*?)```/.exec(page)?.[1];
+    expect(shown, 'docs/cli.md has a "$ s3mmap --help" block').toBeDefined();
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(shown).toBe(r.stdout.toString());
+  });
+
   it('--version prints the package version', async () => {
     const r = await cli(['--version']);
     expect(r.code).toBe(0);

@@ -2,11 +2,13 @@
 // processes share what others fetched, bytes are exact (sha256 of the
 // object), a changed object and damaged, misplaced or half-written entries
 // are never served, kill -9 mid-write leaves nothing wrong, four processes
-// fetch a cold object once, the cap holds, and unsafe directories are
-// refused with one line. The mappings live in child processes; the test
+// fetch a cold object once, the cap holds (a cleanup deletes the least
+// recently used entries down to 90% of it), an entry read again is stamped as
+// used at most once a minute, a block another process holds too long is
+// fetched here after 10 s, and unsafe directories are refused with one line. The mappings live in child processes; the test
 // process counts at the proxy and looks at the directory.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { write } from 'node:fs';
@@ -39,6 +41,8 @@ afterAll(async () => {
 
 interface ChildOut {
   sha: string;
+  /** How long the child's reads of its ranges took, ms. */
+  readMs: number;
   stats: MappingStats;
 }
 
@@ -57,11 +61,13 @@ const CHILD = `
   const c = JSON.parse(process.env.S3MMAP_TEST_CHILD);
   const m = await mapObject('s3://' + c.bucket + '/' + c.key, { ...c.client, cacheDir: c.cacheDir, ...c.options });
   const h = createHash('sha256');
+  const t0 = performance.now();
   for (const [off, len] of c.ranges ?? [[0, m.size]]) h.update(m.buffer.subarray(off, off + len));
+  const readMs = performance.now() - t0;
   const sha = h.digest('hex');
   // After close(): it waits for the disk cache writes, which the stats then count.
   await m.close();
-  console.log(JSON.stringify({ sha, stats: m.stats() }));
+  console.log(JSON.stringify({ sha, readMs, stats: m.stats() }));
 `;
 
 function childEnv(spec: ReadSpec): NodeJS.ProcessEnv {
@@ -378,6 +384,91 @@ describe('the disk cache across processes', () => {
     expect(files.temps).toEqual([]);
     expect(usageCounter(cacheDir)).toBe(files.bytes);
     expect(st.bytesSent).toBeGreaterThanOrEqual(size);
+  });
+});
+
+describe('the disk cache over time: recency, the cleanup, a lock held too long', () => {
+  const ENTRY = BLOCK + HEADER;
+  const nowSec = () => Date.now() / 1000;
+
+  it('an entry read again is stamped as used (atime) when its stamp is a minute old or more, and left alone when newer', async () => {
+    const body = pseudoRandom(4 * BLOCK, 51);
+    await put('recency', body);
+    const cacheDir = join(tmp.dir, 'recency');
+    const a = await readInChild({ key: 'recency', cacheDir, options: { readahead: 0 } });
+    expect(a.stats.diskCacheWrites).toBe(4);
+    const [vd] = cacheFiles(cacheDir).versions;
+    // mtime older than atime, both within a day: relatime leaves atime alone, so only s3mmap stamps it.
+    const base = Math.floor(nowSec());
+    utimesSync(blockFile(vd, 0), base - 120, base - 600); // read 2 minutes ago
+    utimesSync(blockFile(vd, 1), base - 30, base - 600); // read 30 s ago
+    const before = Date.now();
+    const b = await readInChild({ key: 'recency', cacheDir, ranges: [[0, 2 * BLOCK]], options: { readahead: 0 } });
+    expect(b.sha).toBe(shaOf(body, [[0, 2 * BLOCK]]));
+    expect(b.stats).toMatchObject({ fetches: 0, diskCacheHits: 2 });
+    const old = statSync(blockFile(vd, 0));
+    const recent = statSync(blockFile(vd, 1));
+    expect(old.atimeMs).toBeGreaterThanOrEqual(before - 1000);
+    expect(old.mtimeMs).toBe((base - 600) * 1000);
+    expect(recent.atimeMs).toBe((base - 30) * 1000);
+  });
+
+  it('a write that finds no room deletes the least recently used entries down to 90% of the cap, then writes', async () => {
+    const blocks = 20;
+    const cap = blocks * ENTRY; // exactly 20 entries
+    const body = pseudoRandom((blocks + 1) * BLOCK, 53);
+    await put('lowwater', body);
+    const cacheDir = join(tmp.dir, 'lowwater');
+    const options = { readahead: 0, cacheDirSize: cap };
+    const a = await readInChild({ key: 'lowwater', cacheDir, ranges: [[0, blocks * BLOCK]], options });
+    expect(a.stats.diskCacheWrites).toBe(blocks);
+    expect(cacheFiles(cacheDir).bytes).toBe(cap);
+    // Recency: block 0 the least recently used, block 19 the most.
+    const [vd] = cacheFiles(cacheDir).versions;
+    const base = Math.floor(nowSec());
+    for (let i = 0; i < blocks; i++) utimesSync(blockFile(vd, i), base - 1000 + 10 * i, base - 2000);
+    // Block 20 does not fit: the cleanup goes down to 90% (18 entries: blocks 0 and 1 go), then it is written.
+    const b = await readInChild({ key: 'lowwater', cacheDir, ranges: [[blocks * BLOCK, BLOCK]], options });
+    expect(b.sha).toBe(shaOf(body, [[blocks * BLOCK, BLOCK]]));
+    expect(b.stats.diskCacheWrites).toBe(1);
+    const files = cacheFiles(cacheDir);
+    expect(files.entries.map((p) => parseInt(p.slice(-8), 16)).sort((x, y) => x - y)).toEqual(Array.from({ length: 19 }, (_, i) => i + 2));
+    expect(files.bytes).toBe(19 * ENTRY);
+    expect(usageCounter(cacheDir)).toBe(19 * ENTRY);
+  });
+
+  it('a block whose lock another process holds without writing it is fetched here after 10 s of waiting: exact bytes, fetched twice', async () => {
+    const body = pseudoRandom(2 * BLOCK, 57);
+    await put('held', body);
+    const cacheDir = join(tmp.dir, 'held');
+    const key = `s3://${bucket}/held`;
+    await tp.reset();
+    // The holder: its GET of block 0 never gets an answer, and it waits 30 s for one, holding the block's lock.
+    await tp.enqueue('stall');
+    const client = { endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials };
+    const holder = runChild(`
+      import { mapObject } from S3MMAP_LIB;
+      const m = await mapObject(${JSON.stringify(key)}, { ...${JSON.stringify(client)}, cacheDir: ${JSON.stringify(cacheDir)}, readahead: 0,
+        retry: { attempts: 1, requestTimeoutMs: 30_000 } });
+      const err = await m.load(0, ${BLOCK}).then(() => null, (e) => e.code);
+      await m.close();
+      console.log(JSON.stringify({ err }));
+    `, { env: { S3MMAP_CACHE_DIR: '' }, timeoutMs: 60_000 });
+    for (let i = 0; i < 500 && !(await tp.log()).some((e) => e.method === 'GET' && e.fault === 'stall'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await tp.log()).some((e) => e.method === 'GET' && e.fault === 'stall')).toBe(true);
+    // The waiter: finds the lock held, polls, and after 10 s fetches the block itself.
+    const waiter = await readInChild({ key: 'held', cacheDir, ranges: [[0, BLOCK]], options: { readahead: 0 } });
+    console.log(`a block held by another process: read after ${Math.round(waiter.readMs)} ms, ${waiter.stats.diskCacheWaits} block(s) waited for`);
+    expect(waiter.sha).toBe(shaOf(body, [[0, BLOCK]]));
+    expect(waiter.stats).toMatchObject({ fetches: 1, bytesFetched: BLOCK, diskCacheWaits: 1 });
+    // It waited the 10 s, and no longer: the holder's GET gives up only at 30 s.
+    expect(waiter.readMs).toBeGreaterThanOrEqual(9_500);
+    expect(waiter.readMs).toBeLessThan(20_000);
+    const gets = (await tp.log()).filter((e) => e.method === 'GET');
+    expect(gets.map((e) => [e.range, e.fault])).toEqual([[`bytes=0-${BLOCK - 1}`, 'stall'], [`bytes=0-${BLOCK - 1}`, 'pass']]);
+    const h = await holder;
+    expect(h.code, h.stderr).toBe(0);
+    expect(JSON.parse(h.stdout.trim().split('\n').pop()!)).toEqual({ err: 'ETIMEDOUT' });
   });
 });
 

@@ -4,7 +4,7 @@
 // raises SIGBUS with one line on stderr); a MinIO stopped and restarted in the
 // middle of a sequential scan costs time, not bytes.
 //
-// Runs in a vitest fork. The proxy (bench/s3-proxy.ts) runs on its own worker
+// Runs in a vitest fork. The proxy (lib/dev/s3-harness/s3-proxy.ts) runs on its own worker
 // thread (test/helpers/proxy-thread.ts), so this file's main thread may touch
 // mapped pages. SIGBUS cases run in child processes; the restart scan runs on a
 // worker thread while the main thread stops and starts a dedicated MinIO.
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FaultMode } from '../dist/bench/s3-proxy.js';
+import type { FaultMode } from '../dist/lib/dev/s3-harness/s3-proxy.js';
 import { mapObject, type S3MapOptions } from '../dist/lib/index.js';
 import { createBucket, putObject, startMinio } from '../dist/lib/dev/minio-server.js';
 import { runChild } from './helpers/child.js';

@@ -1,15 +1,15 @@
 // What a mapping asks S3 for, seen at the proxy: the exact ranged GETs of a
 // sequential reader (readahead's start and growth, pinned in
 // test/helpers/pins.ts), of advise('sequential'), of prefetch() and
-// advise('willneed'), and the most GETs in flight at once for a given
-// concurrency. Behaviour that produces no wrong byte when it breaks, so only
+// advise('willneed'), how load() splits a long range over the connections,
+// and the most GETs in flight at once for a given concurrency. Behaviour that produces no wrong byte when it breaks, so only
 // counts and ranges can catch it.
 //
 // Runs in a vitest fork. The proxy runs on its own worker thread
 // (test/helpers/proxy-thread.ts) because this file's main thread touches
 // mapped pages.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ProxyLogEntry } from '../dist/bench/s3-proxy.js';
+import type { ProxyLogEntry } from '../dist/lib/dev/s3-harness/s3-proxy.js';
 import { mapObject, type Mapping, type S3MapOptions } from '../dist/lib/index.js';
 import { putObject } from '../dist/lib/dev/minio-server.js';
 import { content } from './fixtures/content.mjs';
@@ -184,6 +184,33 @@ describe('prefetch(), seen at the server', () => {
       await m.close();
     }
   });
+});
+
+describe('load() of a long range, seen at the server', () => {
+  // docs/api.md: "A long range is spread over every connection (GETs of about
+  // 1/concurrency of it, 1 MiB at least)". Fetched as the fault path fetches
+  // (runs up to fetchSize), the same ranges would come in 2 GETs.
+  for (const [concurrency, runs] of [
+    // 200 chunks over 4 connections: 4 GETs of 50 chunks, all in flight at once.
+    [4, [[0, 50], [50, 50], [100, 50], [150, 50]]],
+    // Over 16: 1/16 is 13 chunks, under 1 MiB: GETs of 16 chunks (1 MiB), 13 of them.
+    [16, Array.from({ length: 13 }, (_, i) => [16 * i, Math.min(16, CHUNKS - 16 * i)])],
+  ] as [number, [number, number][]][]) {
+    it(`concurrency ${concurrency}: ${runs.length} GETs of ${runs[0][1]} chunks, ${Math.min(concurrency, runs.length)} in flight at once`, async () => {
+      const m = await map({ readahead: 0, concurrency });
+      try {
+        // Slow GETs, so that the pieces started together are seen together.
+        await tp.setRule({ preset: 'always', fault: { mode: 'pass', delayMs: 200 } });
+        await m.load(0, CHUNKS * chunk);
+        expect(await getRuns()).toEqual(runs);
+        expect((await tp.stats()).peakInflight).toBe(Math.min(concurrency, runs.length));
+        expect(m.stats()).toMatchObject({ fetches: runs.length, bytesFetched: CHUNKS * chunk });
+        expect(m.buffer.subarray(0, CHUNKS * chunk).equals(content(0, CHUNKS * chunk, SEED))).toBe(true);
+      } finally {
+        await m.close();
+      }
+    });
+  }
 });
 
 describe('concurrency, seen at the server', () => {

@@ -100,7 +100,7 @@ describe('errors before anything is mapped', () => {
   it('denied: a wrong secret, never printed', async () => {
     const secret = 'wrong-secret-value-1234567890';
     const err = await mapObject(`s3://${bucket}/obj-1`, opts({ credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: secret } })).catch((e) => e);
-    expect(err.code).toBe('SignatureDoesNotMatch'); // as the README's table promises
+    expect(err.code).toBe('SignatureDoesNotMatch'); // as docs/failures.md's table promises
     expect(err.message).not.toContain(secret);
     expect(err.stack ?? '').not.toContain(secret);
     expect(err.message).not.toContain(s3.secretAccessKey);

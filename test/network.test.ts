@@ -1,4 +1,4 @@
-// The benchmark's network emulation (bench/network.ts in bench/s3-proxy.ts):
+// The benchmark's network emulation (lib/dev/s3-harness/network.ts in lib/dev/s3-harness/s3-proxy.ts):
 // the first-byte draws have the stated median and tail, and a bare request
 // through the proxy, run on its own worker thread as in the bench, takes at
 // least its drawn first byte plus its size over the bandwidth. Lower bounds
@@ -10,7 +10,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObject } from '../dist/lib/dev/minio-server.js';
 import { median } from '../dist/bench/format.js';
-import { firstByteDraws, PROFILES } from '../dist/bench/network.js';
+import { firstByteDraws, PROFILES } from '../dist/lib/dev/s3-harness/network.js';
 import { startProxyThread } from '../dist/bench/proxy-thread.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';

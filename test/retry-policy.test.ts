@@ -12,7 +12,7 @@ process.env.S3MMAP_TEST_HOOKS = 'jitter=max';
 
 import { DeleteBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FaultMode, ProxyLogEntry } from '../dist/bench/s3-proxy.js';
+import type { FaultMode, ProxyLogEntry } from '../dist/lib/dev/s3-harness/s3-proxy.js';
 import { mapObject, type Mapping, type S3MapOptions } from '../dist/lib/index.js';
 import { putObject } from '../dist/lib/dev/minio-server.js';
 import { content } from './fixtures/content.mjs';

@@ -1,4 +1,4 @@
-// bench/s3-proxy.ts against the run's S3 endpoint: exact counts, and each fault
+// lib/dev/s3-harness/s3-proxy.ts against the run's S3 endpoint: exact counts, and each fault
 // mode seen from the client side. Runs in a vitest fork (its main thread).
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -192,7 +192,7 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('s3-proxy', () => {
   });
 
   it('fullObject without credentials refuses rather than forwarding a broken signature', async () => {
-    const { startS3Proxy } = await import('../dist/bench/s3-proxy.js');
+    const { startS3Proxy } = await import('../dist/lib/dev/s3-harness/s3-proxy.js');
     const bare = await startS3Proxy({ upstream: s3.endpoint });
     try {
       bare.enqueue('fullObject');

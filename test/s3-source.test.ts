@@ -1,6 +1,6 @@
 // The S3 source against a real MinIO (started once per run by
 // test/global-setup.ts), and against the fault-injecting proxy in
-// bench/s3-proxy.ts for the failures MinIO will not produce on demand.
+// lib/dev/s3-harness/s3-proxy.ts for the failures MinIO will not produce on demand.
 // Runs in a vitest test-file process (pool 'forks'), main thread: the source
 // does not care which thread it is on, the fault worker only adds the uffd.
 import { createHash, randomBytes } from 'node:crypto';
@@ -277,7 +277,7 @@ describe('S3Source.open errors', () => {
   });
 });
 
-describe('S3Source faults (through bench/s3-proxy)', () => {
+describe('S3Source faults (through lib/dev/s3-harness/s3-proxy)', () => {
   let tp: TestProxy;
   const data = randomBytes(256 * 1024);
   const fast = { baseDelayMs: 5, maxDelayMs: 20 };

@@ -5,11 +5,15 @@
 // views of it), faults are served by s3mmap's fault worker thread in the same process.
 import { attach as attachView, DEFAULTS, mapBytes, mapFile, mapObject, type Mapping, type MappingHandle } from '../../lib/index.js';
 import { BLOCK, fillBlocks } from '../content.js';
+import { BUDGET_RESIDENT } from '../workloads.js';
 import { bufferReader, type CellSpec, type Opened, type OpenSystem } from './types.js';
 
 function mapFor(spec: CellSpec): Promise<Mapping> {
   const chunkSize = spec.chunkSize ?? DEFAULTS.chunkSize;
-  const options = { chunkSize, ...(spec.noReadahead ? { readahead: 0 } : {}) };
+  // Options a build may lack (fill, shared) pass through: a build without them ignores them.
+  const options = {
+    chunkSize, ...(spec.noReadahead ? { readahead: 0 } : {}), ...(spec.workload === 'budget' ? { residentBudget: BUDGET_RESIDENT } : {}), ...spec.mapOptions,
+  };
   if (spec.system.startsWith('s3mmap-mem')) {
     // Generated straight into shared memory, which mapBytes uses without a copy.
     const sab = new SharedArrayBuffer(Math.ceil(spec.size / BLOCK) * BLOCK);
@@ -34,6 +38,28 @@ export async function warmup(spec: CellSpec): Promise<void> {
   if (m.buffer[0] === undefined) throw new Error('warm-up mapping is empty');
   await m.close();
   if (spec.system === 's3mmap-disk') await (await import('./disk-warm.js')).prewarm(spec);
+}
+
+/** Whether a background fill started, from stats().fill (an object, or flat fill* fields) where the
+ *  build has one: fillStarted 1 or 0, absent when the build has no fill. */
+export function fillFigures(s: Record<string, unknown>): Record<string, number> {
+  const fill = s.fill;
+  const flat = Object.fromEntries(Object.entries(s).filter(([k]) => /^fill./.test(k)));
+  const f = (fill && typeof fill === 'object' ? fill : Object.keys(flat).length ? flat : undefined) as Record<string, unknown> | undefined;
+  if (f === undefined) {
+    if (typeof fill === 'boolean' || typeof fill === 'number') return { fillStarted: fill ? 1 : 0 };
+    return {};
+  }
+  const pick = (...names: string[]) => names.map((n) => Object.entries(f).find(([k]) => k.toLowerCase() === n.toLowerCase())?.[1]).find((v) => v !== undefined);
+  const started = pick('started', 'fillStarted', 'active', 'running');
+  const at = pick('startedAt', 'startedAtMs', 'fillStartedAt', 'startedAfterBytes', 'startedAtBytes');
+  const bytes = pick('bytes', 'bytesFetched', 'fillBytes', 'chunks', 'fillChunks');
+  const state = pick('state', 'status', 'fillState');
+  const yes = typeof started === 'boolean' ? started
+    : at !== undefined && at !== null ? typeof at === 'number' ? at >= 0 && Number.isFinite(at) : true
+    : typeof state === 'string' ? !/^(idle|off|none|never|waiting|not.?started)$/i.test(state)
+    : typeof bytes === 'number' ? bytes > 0 : false;
+  return { fillStarted: yes ? 1 : 0, ...(typeof bytes === 'number' ? { fillBytes: bytes } : {}) };
 }
 
 const mappings = new WeakMap<Opened, Mapping>();
@@ -62,7 +88,15 @@ export const open: OpenSystem = async (spec) => {
         faultP50Us: s.faultLatencyP50Us,
         faultP99Us: s.faultLatencyP99Us,
         errors: s.errors,
+        evictions: s.evictions,
+        residentPeak: s.residentPeak,
+        ...fillFigures(s as unknown as Record<string, unknown>),
       };
+    },
+    detail: () => {
+      const s = mapping.stats() as unknown as Record<string, unknown>;
+      // Whatever this build says of a background fill and of the region's kind, as it says it.
+      return Object.fromEntries(Object.entries(s).filter(([k]) => /^fill|shared|region/i.test(k)));
     },
     close: () => mapping.close(),
   };

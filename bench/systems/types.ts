@@ -30,6 +30,14 @@ export interface CellSpec {
   chunkSize?: number;
   /** s3mmap variants: readahead off. */
   noReadahead?: boolean;
+  /** s3mmap variants: more mapObject() options (fill, shared); a build that lacks one ignores it. */
+  mapOptions?: Record<string, unknown>;
+  /** FUSE systems: the mount daemon's pid (procs4 reads its memory). */
+  daemonPid?: number;
+  /** budget: seconds the threads read for. */
+  seconds?: number;
+  /** procs4-random: the random reads each process makes. */
+  reads?: number;
   /** The orchestrator's control server (proxy counters). */
   controlUrl: string;
   /** A small object each system opens once before the clock starts, so that
@@ -43,6 +51,8 @@ export interface Opened {
   reader: Reader;
   /** Figures of the system itself, read now (s3mmap: mapping.stats()). */
   stats?(): Record<string, number>;
+  /** The system's own figures that are not numbers (s3mmap: stats().fill), for the record. */
+  detail?(): Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -61,5 +71,5 @@ export interface SystemModule {
 
 /** A Reader over bytes in memory (downloaded, mapped or generated): reads are views. */
 export function bufferReader(buf: Uint8Array, size = buf.length): Reader {
-  return { size, read: (offset, length) => buf.subarray(offset, offset + length) };
+  return { size, buffer: buf.subarray(0, size), read: (offset, length) => buf.subarray(offset, offset + length) };
 }

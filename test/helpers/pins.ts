@@ -1,7 +1,7 @@
 // Today's tuning, pinned in one place: the defaults table, the readahead
 // schedule, the retry policy and the exit guard's grace, as the tests expect
 // them. Whoever changes one of these on purpose updates it here (and the
-// figures in the README); every test that depends on one reads it from here,
+// figures in README.md and docs/); every test that depends on one reads it from here,
 // so a change made by accident fails and a change made on purpose is one edit.
 // Imported by unit and integration test files (vitest test-file processes).
 

@@ -6,11 +6,11 @@
 // A rule is a function and cannot cross to the worker, so rules are named
 // presets built there from serializable arguments (see RulePreset).
 import { Worker } from 'node:worker_threads';
-import type { NetworkProfile } from '../../dist/bench/network.js';
-import type { Fault, FaultMode, ProxyLogEntry, ProxyStats } from '../../dist/bench/s3-proxy.js';
+import type { NetworkProfile } from '../../dist/lib/dev/s3-harness/network.js';
+import type { Fault, FaultMode, ProxyLogEntry, ProxyStats } from '../../dist/lib/dev/s3-harness/s3-proxy.js';
 import { testS3 } from './s3.js';
 
-const proxyModule = new URL('../../dist/bench/s3-proxy.js', import.meta.url).href;
+const proxyModule = new URL('../../dist/lib/dev/s3-harness/s3-proxy.js', import.meta.url).href;
 
 /** Rules the worker can build. GET-only unless said otherwise; HEADs pass. */
 export type RulePreset =

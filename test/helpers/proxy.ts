@@ -1,7 +1,7 @@
 // A counting, fault-injecting proxy in front of the run's S3 endpoint, with a
 // client that talks through it. Runs in the test-file process, main thread.
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { startS3Proxy, type FaultRule, type S3Proxy } from '../../dist/bench/s3-proxy.js';
+import { startS3Proxy, type FaultRule, type S3Proxy } from '../../dist/lib/dev/s3-harness/s3-proxy.js';
 import { testS3 } from './s3.js';
 
 export interface TestProxy {

@@ -1,10 +1,10 @@
 // S3-like network profiles and their emulation, applied by the counting proxy
-// (bench/s3-proxy.ts) to every response, so that every system meets the same
+// (s3-proxy.ts) to every response, so that every system meets the same
 // network: each request's first byte is held back by a drawn delay, and each
 // response body is paced to a per-connection bandwidth. Runs wherever the
 // proxy runs (the bench's proxy thread, a test's process); pure but for timers.
 import type { Writable } from 'node:stream';
-import { rng } from './content.js';
+import { rng } from './rng.js';
 
 export const NETWORKS = ['loopback', 's3-standard', 's3-express'] as const;
 export type NetworkName = (typeof NETWORKS)[number];

@@ -1,10 +1,10 @@
-// One request through the counting proxy (bench/s3-proxy.ts): forwarded to the
+// One request through the counting proxy (s3-proxy.ts): forwarded to the
 // upstream S3 endpoint with its headers untouched, or answered by the fault it
 // drew, and its response held back to the drawn first-byte time and paced to
 // the network profile's bandwidth. Runs on the proxy's thread.
 import http from 'node:http';
 import { Pacer } from './network.js';
-import type { Fault, ProxyLogEntry } from './s3-proxy.js';
+import type { Fault, ProxyLogEntry } from './proxy-types.js';
 import { resignWithout, type Credentials } from './sigv4.js';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];

@@ -1,6 +1,6 @@
 // An HTTP proxy on loopback in front of an S3 endpoint: counts what the server
 // side sees (requests, ranged GETs, body bytes), injects faults per request,
-// and can lay a network profile over every response (bench/network.ts: a
+// and can lay a network profile over every response (network.ts: a
 // first-byte delay per request, a bandwidth per response). Used by the tests
 // and the benchmark; runs on the thread that starts it (a vitest test file's
 // main thread, the bench's proxy thread), never in the fault worker.
@@ -13,61 +13,16 @@ import http from 'node:http';
 import type net from 'node:net';
 import { firstByteDraws, PROFILES, type NetworkProfile } from './network.js';
 import { handle } from './proxy-forward.js';
+import type { Fault, FaultMode, ProxyLogEntry, RequestLine } from './proxy-types.js';
 import type { Credentials } from './sigv4.js';
 
-export type FaultMode =
-  | 'pass'
-  | 'error500' // 500 InternalError (S3 XML body)
-  | 'slowDown' // 503 SlowDown (S3 XML body)
-  | 'reset' // upstream headers and part of the body, then a TCP RST
-  | 'stall' // never answer; the client has to give up
-  | 'truncate' // part of the body, fewer bytes than Content-Length, then FIN
-  | 'wrongRange' // Content-Range shifted by one byte, body untouched
-  | 'fullObject' // Range removed upstream: 200 with the whole object
-  | 'error429' // 429 TooManyRequests (S3 XML body), as S3-compatible servers throttle
-  | 'error502' // 502 with an HTML body and no S3 code, as a load balancer answers
-  | 'error504' // 504 with an HTML body and no S3 code
-  | 'gone499' // 499 ClientDisconnected (S3 XML body), as MinIO answers requests it drops while shutting down
-  | 'denied403'; // 403 AccessDenied (S3 XML body): access revoked after the object was mapped
+export type { Fault, FaultMode, ProxyLogEntry } from './proxy-types.js';
 
-export interface Fault {
-  mode: FaultMode;
-  /** Queue only: the method this entry waits for (default 'GET'; '*' for any). */
-  method?: string;
-  /** reset/truncate: body bytes sent before the cut (default half the body). */
-  afterBytes?: number;
-  /** Wait before acting, ms. */
-  delayMs?: number;
-}
-
-export interface ProxyRequest {
-  seq: number;
-  method: string;
-  path: string;
-  range?: string;
+export interface ProxyRequest extends RequestLine {
   headers: http.IncomingHttpHeaders;
 }
 
 export type FaultRule = (req: ProxyRequest) => FaultMode | Fault | undefined | void;
-
-export interface ProxyLogEntry {
-  seq: number;
-  method: string;
-  path: string;
-  range?: string;
-  fault: FaultMode;
-  /** Status sent to the client; undefined while stalled or if none was sent. */
-  status?: number;
-  /** Response body bytes sent to the client. */
-  bytes: number;
-  /** The first-byte delay drawn for this request, ms; only under a network profile. */
-  firstByteMs?: number;
-  /** When the request arrived and when its response ended or its socket
-   *  closed (ms since the epoch, sub-millisecond): tests derive retry delays
-   *  and overlap from these. */
-  at: number;
-  doneAt?: number;
-}
 
 export interface ProxyStats {
   /** TCP connections accepted from clients: with keep-alive, far fewer than requests. */

@@ -1,0 +1,14 @@
+// A seeded PRNG (mulberry32): the same sequence in every process and thread.
+// Used by the S3 test harness's network profiles (first-byte draws) and by the
+// benchmark's workloads (offsets). Pure; runs on whichever thread calls it.
+
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
