@@ -291,7 +291,11 @@ export class RegionServer {
         // request below must reach the scheduler inside the caller's hold()
         // to share a GET with its neighbours.
         const turn = this.sharedTurn(chunk, urgent);
-        if (turn === 'found' || (turn === 'busy' && !(urgent && (await this.awaitShared(chunk))))) return;
+        if (turn === 'found' || (turn === 'busy' && !urgent)) return;
+        // With a disk cache its block locks already wait for the other
+        // process's fetch (and read what it wrote): waiting here first would
+        // wait twice as long for a holder that is stuck.
+        if (turn === 'busy' && !this.disk && !(await this.awaitShared(chunk))) return;
       }
       const cached = this.cache?.get(chunk);
       if (cached) {
