@@ -20,6 +20,9 @@ export interface GlobalArgs {
   userModeOnly?: boolean;
   cache?: string;
   cacheSizeOnDisk?: number;
+  shared?: boolean;
+  sharedDir?: string;
+  sharedSize?: number;
   json?: boolean;
   verbose?: boolean;
 }
@@ -84,6 +87,20 @@ export const globalOptions: Record<string, Options> = {
     describe: 'Most bytes the disk cache keeps; least recently used entries go past it [default: $S3MMAP_CACHE_SIZE, else 4g]',
     coerce: sizeOption('--cache-size-on-disk'),
   },
+  shared: {
+    type: 'boolean',
+    describe: 'Share the pages with your other processes mapping the same object version: one copy in memory; --no-shared for private memory [default: true, $S3MMAP_SHARED=0 turns it off]',
+  },
+  'shared-dir': {
+    type: 'string',
+    describe: 'Directory (on a tmpfs) of the shared pages [default: $S3MMAP_SHM_DIR, else /dev/shm/s3mmap-<uid>]',
+    requiresArg: true,
+  },
+  'shared-size': {
+    type: 'string',
+    describe: 'Most bytes all your shared pages hold; the least recently installed are freed past it [default: $S3MMAP_SHARED_SIZE, else half the tmpfs]',
+    coerce: sizeOption('--shared-size'),
+  },
   'user-mode-only': {
     type: 'boolean',
     describe: 'Use a user-mode-only userfaultfd, as an unprivileged user gets',
@@ -106,5 +123,8 @@ export function mapOptions(a: GlobalArgs): S3MapOptions {
     userModeOnly: a.userModeOnly,
     cacheDir: a.cache,
     cacheDirSize: a.cacheSizeOnDisk,
+    shared: a.shared,
+    sharedDir: a.sharedDir,
+    sharedSize: a.sharedSize,
   };
 }

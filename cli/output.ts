@@ -55,7 +55,11 @@ export function fetchSummary(s: MappingStats): string {
   const disk = s.diskCacheBypassed
     ? ', without the disk cache (its filesystem is full)'
     : s.diskCacheBytes ? `, ${formatBytes(s.diskCacheBytes)} read from the disk cache` : '';
-  return `fetched ${formatBytes(s.bytesFetched)} of ${formatBytes(s.size)} (${percent(s.bytesFetched, s.size)}) in ${gets}${disk}; ${faults}${latency}${errors}`;
+  // Said only when it tells something: pages other processes brought in, or why sharing was not possible.
+  const memory = s.shared
+    ? (s.sharedHits ? `; ${s.sharedHits} chunk${s.sharedHits === 1 ? '' : 's'} found in shared memory` : '')
+    : s.sharedNote?.startsWith('no shared memory') || s.sharedNote?.includes('larger than the shared memory cap') ? `; private memory, ${s.sharedNote}` : '';
+  return `fetched ${formatBytes(s.bytesFetched)} of ${formatBytes(s.size)} (${percent(s.bytesFetched, s.size)}) in ${gets}${disk}; ${faults}${latency}${errors}${memory}`;
 }
 
 /** Stats for --json: the library's fields, unchanged, so scripts can rely on their names. */

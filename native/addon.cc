@@ -1,7 +1,7 @@
 // The addon's exports, and nothing else: each lives in the file of its job
 // (uffd.cc syscalls, regions.cc registry, views.cc views, fault_ops.cc fault
 // ioctls, poll.cc fd polling, exit_guard.cc, io_pool.cc our own I/O threads,
-// disk_cache.cc the disk cache's syscalls). Loaded on every thread that
+// disk_cache.cc the disk cache's syscalls, shm_pages.cc shared regions' files). Loaded on every thread that
 // imports lib/shared/native.ts: the caller's thread (views), the fault
 // worker (regions, polling, ioctls), reader workers (views).
 #include <napi.h>
@@ -12,6 +12,7 @@
 #include "io_pool.h"
 #include "poll.h"
 #include "regions.h"
+#include "shm_pages.h"
 #include "uffd.h"
 #include "views.h"
 
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("release", Napi::Function::New(env, ReleaseJs));
   exports.Set("copy", Napi::Function::New(env, CopyJs));
   exports.Set("wake", Napi::Function::New(env, WakeJs));
+  exports.Set("patchPrivate", Napi::Function::New(env, PatchPrivateJs));
   exports.Set("poison", Napi::Function::New(env, PoisonJs));
   exports.Set("drop", Napi::Function::New(env, DropJs));
   exports.Set("readFaults", Napi::Function::New(env, ReadFaultsJs));
@@ -41,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("armExitGuard", Napi::Function::New(env, ArmExitGuardJs));
   InitIoPool(env, exports);
   InitDiskCache(env, exports);
+  InitShmPages(env, exports);
   return exports;
 }
 

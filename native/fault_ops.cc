@@ -33,16 +33,41 @@ Napi::Value ProbeJs(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// copy(fd, dst, src, srcOffset, length, dontWake) -> bytes copied | -errno
-Napi::Value CopyJs(const Napi::CallbackInfo& info) {
-  int fd = static_cast<int>(Num(info, 0));
-  uintptr_t dst = static_cast<uintptr_t>(Num(info, 1));
+namespace {
+
+// Arguments (fd, dst, src, srcOffset, length) of a call that puts bytes of
+// one of the worker's buffers at an address of a region. False when the
+// range is not inside src.
+struct PutRange {
+  int fd;
+  uintptr_t dst;
+  const uint8_t* src;
+  size_t len;
+};
+
+bool PutArgs(const Napi::CallbackInfo& info, PutRange* out) {
   Napi::Uint8Array src = info[2].As<Napi::Uint8Array>();
   size_t off = static_cast<size_t>(Num(info, 3));
   size_t len = static_cast<size_t>(Num(info, 4));
-  bool dontwake = Bool(info, 5);
-  if (off > src.ByteLength() || len > src.ByteLength() - off) return Napi::Number::New(info.Env(), -EINVAL);
-  return Napi::Number::New(info.Env(), static_cast<double>(Copy(fd, dst, src.Data() + off, len, dontwake)));
+  if (off > src.ByteLength() || len > src.ByteLength() - off) return false;
+  *out = {static_cast<int>(Num(info, 0)), static_cast<uintptr_t>(Num(info, 1)), src.Data() + off, len};
+  return true;
+}
+
+}  // namespace
+
+// copy(fd, dst, src, srcOffset, length, dontWake) -> bytes copied | -errno
+Napi::Value CopyJs(const Napi::CallbackInfo& info) {
+  PutRange a;
+  if (!PutArgs(info, &a)) return Napi::Number::New(info.Env(), -EINVAL);
+  return Napi::Number::New(info.Env(), static_cast<double>(Copy(a.fd, a.dst, a.src, a.len, Bool(info, 5))));
+}
+
+// patchPrivate(fd, dst, src, srcOffset, length) -> 0 | -errno
+Napi::Value PatchPrivateJs(const Napi::CallbackInfo& info) {
+  PutRange a;
+  if (!PutArgs(info, &a)) return Napi::Number::New(info.Env(), -EINVAL);
+  return Napi::Number::New(info.Env(), PatchPrivate(a.fd, a.dst, a.src, a.len));
 }
 
 Napi::Value WakeJs(const Napi::CallbackInfo& info) {

@@ -143,7 +143,8 @@ int DropView(Region* r) {
   return 0;
 }
 
-// createRegion(size, userModeOnly, wantFeatures) -> { id, fd, address, length, mode, features }
+// createRegion(size, userModeOnly, wantFeatures, shmFd) -> { id, fd, address, length, mode, features }
+// shmFd -1: private memory; else the shared pages file to map (shm_pages.cc).
 Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t size = 0;
@@ -153,6 +154,7 @@ Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
   }
   bool user_only = Bool(info, 1);
   uint64_t want = static_cast<uint64_t>(Num(info, 2));
+  int shm_fd = info.Length() > 3 ? static_cast<int>(Num(info, 3)) : -1;
   const size_t page = PageSize();
   size_t length = (size + page - 1) / page * page;
 
@@ -160,7 +162,7 @@ Napi::Value CreateRegionJs(const Napi::CallbackInfo& info) {
   const char* failed = "userfaultfd";
   int rc = OpenUffd(user_only, want, &r->uffd, &failed);
   if (rc == 0) {
-    rc = MapRegion(r->uffd.fd, length, &r->addr, &failed);
+    rc = MapRegion(r->uffd.fd, length, shm_fd, &r->addr, &failed);
     if (rc < 0) close(r->uffd.fd);
   }
   if (rc < 0) {

@@ -4,6 +4,7 @@
 #include "uffd.h"
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -111,8 +112,11 @@ int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** f
   return 0;
 }
 
-int MapRegion(int uffd, size_t len, void** addr, const char** failed_call) {
-  void* p = mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+int MapRegion(int uffd, size_t len, int shm_fd, void** addr, const char** failed_call) {
+  // A shared region maps its object version's file: pages any process
+  // installs land in the file's page cache, and every mapping reads them.
+  void* p = shm_fd >= 0 ? mmap(nullptr, len, PROT_READ, MAP_SHARED | MAP_NORESERVE, shm_fd, 0)
+                        : mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     *failed_call = "mmap";
     return -errno;
@@ -158,6 +162,29 @@ long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake) {
   // what it installed; the caller continues from there.
   if (c.copy > 0) return static_cast<long>(c.copy);
   return -e;
+}
+
+int PatchPrivate(int uffd, uintptr_t dst, const void* src, size_t len) {
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return -errno;
+  memcpy(p, src, len);
+  int e = 0;
+  if (mprotect(p, len, PROT_READ) < 0 || madvise(p, len, MADV_DONTFORK) < 0 || madvise(p, len, MADV_NOHUGEPAGE) < 0) e = errno;
+  // One step: a thread touching the range sees the shared pages (missing:
+  // it faults and waits) or these, never an empty mapping.
+  if (e == 0 && mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(dst)) == MAP_FAILED) e = errno;
+  if (e != 0) {
+    munmap(p, len);
+    return -e;
+  }
+  // The move dropped the registration; with it, an eviction (MADV_DONTNEED)
+  // of these pages faults again instead of reading zeros.
+  struct uffdio_register reg = {};
+  reg.range.start = dst;
+  reg.range.len = len;
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) return -errno;
+  return 0;
 }
 
 int Wake(int uffd, uintptr_t start, size_t len) {

@@ -26,9 +26,11 @@ int ProbeFeatures(bool user_mode_only, uint64_t* features, UffdMode* mode);
 // On failure returns -errno and names the failing call in *failed_call.
 int OpenUffd(bool user_mode_only, uint64_t want, UffdHandle* out, const char** failed_call);
 
-// Maps `len` bytes (a page multiple) PROT_READ private anonymous, no fork
-// inheritance, registered for MISSING faults on `uffd`.
-int MapRegion(int uffd, size_t len, void** addr, const char** failed_call);
+// Maps `len` bytes (a page multiple) PROT_READ, no fork inheritance,
+// registered for MISSING faults on `uffd`: private anonymous memory, or with
+// `shm_fd` >= 0 that file MAP_SHARED (it must be open read-write: a
+// read-only open is refused at UFFDIO_REGISTER).
+int MapRegion(int uffd, size_t len, int shm_fd, void** addr, const char** failed_call);
 
 int Unmap(void* addr, size_t len);
 // Replaces the mapping with an inaccessible reservation of the same range
@@ -39,6 +41,10 @@ int Fence(void* addr, size_t len);
 // UFFDIO_COPY. Returns bytes copied (> 0), or -errno with nothing copied.
 long Copy(int uffd, uintptr_t dst, const void* src, size_t len, bool dontwake);
 int Wake(int uffd, uintptr_t start, size_t len);
+// A shared region whose tmpfs is full: [dst, dst+len) becomes private memory
+// holding `src` (built aside, then moved over the range in one mremap), and
+// is registered on `uffd` again. 0 or -errno; nobody is woken.
+int PatchPrivate(int uffd, uintptr_t dst, const void* src, size_t len);
 long Poison(int uffd, uintptr_t start, size_t len, bool dontwake);
 // MADV_DONTNEED: the next touch faults again.
 int Drop(uintptr_t start, size_t len);

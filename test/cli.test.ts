@@ -265,6 +265,16 @@ describe('stat', () => {
     expect(text).toMatch(/mode\s+user-only/);
     expect(r.stderr).toBe('');
   });
+
+  it('says whether the pages would be shared with your other processes, and why not', async () => {
+    const shared = await cli(['stat', url('small.bin'), '--shared-size', '1m']);
+    expect(shared.code, shared.stderr).toBe(0);
+    expect(shared.stdout.toString()).toMatch(/memory\s+shared with your other processes mapping this version \(\S+, all shared pages up to 1\.00 MiB\)/);
+    const off = await cli(['stat', url('small.bin'), '--no-shared', '--json']);
+    expect(JSON.parse(off.stdout.toString()).plan).toMatchObject({ shared: null, sharedNote: 'off (shared: false)' });
+    const big = await cli(['stat', url('big.bin'), '--shared-size', '1m']);
+    expect(big.stdout.toString()).toMatch(/memory\s+private to each mapping: not shared \(the object, 33\.0 MiB, is larger than the shared memory cap, 1\.00 MiB/);
+  });
 });
 
 describe('mount', () => {

@@ -6,9 +6,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { resolveOptions } from '../../lib/api/options.js';
 import { endpointOf } from '../../lib/api/map.js';
+import { resolveShared } from '../../lib/api/shm-dir.js';
 import { NetworkModel } from '../../lib/shared/network-model.js';
 import { modelSizes } from '../../lib/shared/plan.js';
-import { maxBufferLength } from '../../lib/shared/native.js';
+import { whyPrivate } from '../../lib/shared/sharing.js';
+import { maxBufferLength, native } from '../../lib/shared/native.js';
 import { parseS3Url } from '../../lib/s3/url.js';
 import { uffdInfo, type UffdInfo } from '../../lib/api/uffd-info.js';
 import { diskCacheRoom } from '../../lib/api/cache-admin.js';
@@ -35,6 +37,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
     const loc = parseS3Url(argv.url);
     // Options first: a bad --chunk-size is a usage error before any request.
     const opts = resolveOptions(mapOptions(argv), argv.url, endpointOf({ kind: 's3', ...loc, client: clientOptions(argv) }));
+    const shared = resolveShared(mapOptions(argv));
     const { S3Source } = await import('../../lib/s3/source.js');
     const source = new S3Source({ ...loc, client: clientOptions(argv) });
     let info;
@@ -66,6 +69,8 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         fill: opts.fill,
         fetchPlan: opts.plan,
         diskCache: opts.diskCache && { ...opts.diskCache, room: diskCacheRoom(opts.diskCache.dir, opts.diskCache.maxBytes) },
+        shared: shared.shared,
+        sharedNote: whyPrivate({ ...opts, ...shared, sharedNote: shared.note }, true, info.size, Math.ceil(info.size / native.pageSize) * native.pageSize),
       },
       // Before any GET the model holds its seeds; a mapping's stats() shows what it learned.
       model: modelReport(opts.plan, info.size),
@@ -93,6 +98,9 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         ['readahead', p.readahead ? `up to ${formatBytes(p.readahead)} ahead of a sequential reader` : 'off'],
         ['cache', p.cacheSize ? `${formatBytes(p.cacheSize)} of fetched chunks kept to reinstall evicted pages` : 'off'],
         ['disk cache', p.diskCache ? diskCacheText(p.diskCache) : 'off (--cache DIR or $S3MMAP_CACHE_DIR)'],
+        ['memory', p.sharedNote === null && p.shared
+          ? `shared with your other processes mapping this version (${p.shared.dir}, all shared pages up to ${formatBytes(p.shared.cap)})`
+          : `private to each mapping: ${p.sharedNote}`],
         ['concurrency', `${p.concurrency} GETs in flight at most`],
         ['fill', p.fill === 'off' ? 'off' : p.fill === 'eager' ? 'the rest of the object at the first fault' : `the rest of the object once faults have waited ${report.model.fillAfterMs.toFixed(0)} ms on the network (by the model)`],
       ], w),

@@ -4,12 +4,13 @@
 // the source itself from the serializable spec (rule 12 in DESIGN.md).
 import { resolve } from 'node:path';
 import { formatS3Url, parseS3Url, type S3Location } from '../s3/url.js';
-import type { MapReply } from '../shared/protocol.js';
+import type { MapReply, ServeOptions } from '../shared/protocol.js';
 import type { RetryOptions, S3ClientOptions, SourceSpec } from '../sources/source.js';
 import { Mapping } from './mapping.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { prepareCacheDir } from './cache-dir.js';
 import { resolveOptions, type MapOptions } from './options.js';
+import { resolveShared } from './shm-dir.js';
 import { requireUffd } from './uffd-info.js';
 import { faultWorker } from './worker-client.js';
 
@@ -63,11 +64,19 @@ export function mapBytes(data: Uint8Array | SharedArrayBuffer, options?: MapOpti
 export async function mapSource(spec: SourceSpec, options: MapOptions = {}, label = describe(spec)): Promise<Mapping> {
   const opts = resolveOptions(options, label, endpointOf(spec));
   requireUffd(opts.userModeOnly);
-  const { userModeOnly, ...serve } = opts;
+  const { userModeOnly, ...resolved } = opts;
   // The S3 client's sockets follow the mapping's validated concurrency.
-  if (spec.kind === 's3') spec = { ...spec, concurrency: serve.concurrency };
+  if (spec.kind === 's3') spec = { ...spec, concurrency: resolved.concurrency };
   // Files and bytes in memory are local already: no disk cache for them.
-  serve.diskCache = serve.diskCache && (spec.kind === 's3' || spec.kind === 'module') ? prepareCacheDir(serve.diskCache) : null;
+  const versioned = spec.kind === 's3' || spec.kind === 'module';
+  // Only bytes with a version can be shared; the fault worker makes the choice (lib/worker/backing.ts).
+  const shared = versioned ? resolveShared(options) : { shared: null, note: `not shared (${spec.kind === 'file' ? 'a local file is in the page cache already' : 'bytes in memory'})` };
+  const serve: ServeOptions = {
+    ...resolved,
+    diskCache: resolved.diskCache && versioned ? prepareCacheDir(resolved.diskCache) : null,
+    shared: shared.shared,
+    sharedNote: shared.note,
+  };
   const reply = await faultWorker.request<MapReply>({ type: 'map', spec, serve, userModeOnly });
   return new Mapping(reply, serve.chunkSize, label, serve.plan);
 }

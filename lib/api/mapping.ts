@@ -4,7 +4,7 @@
 // nothing here serves one).
 import { maxBufferLength, native, UffdOpenMode } from '../shared/native.js';
 import { S3MmapError } from '../shared/errors.js';
-import type { MapReply, ReadaheadMode } from '../shared/protocol.js';
+import type { Backing, MapReply, ReadaheadMode } from '../shared/protocol.js';
 import type { FetchPlan } from '../shared/plan.js';
 import { formatBytes } from '../shared/sizes.js';
 import { readStats, type MappingStats } from '../shared/stats.js';
@@ -59,6 +59,7 @@ export class Mapping {
   #id: bigint | null;
   #stats: SharedArrayBuffer;
   #residency: Uint8Array;
+  #backing: Backing;
   #closed = false;
   readonly #plan: FetchPlan | undefined;
 
@@ -72,6 +73,7 @@ export class Mapping {
     this.chunkSize = chunkSize;
     this.#stats = reply.stats;
     this.#residency = new Uint8Array(reply.residency);
+    this.#backing = reply.backing;
     this.#id = reply.region?.id ?? null;
     this.mode = modeName(reply.region?.mode ?? UffdOpenMode.syscall);
     if (this.#id === null) {
@@ -129,7 +131,7 @@ export class Mapping {
   }
 
   stats(): MappingStats {
-    return { ...readStats(this.#stats, this.size, this.chunkSize), ...(this.#plan ? { plan: this.#plan } : {}) };
+    return { ...readStats(this.#stats, this.size, this.chunkSize, this.#backing), ...(this.#plan ? { plan: this.#plan } : {}) };
   }
 
   /** Makes [offset, offset+length) resident. Rejects with the source's error

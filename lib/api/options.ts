@@ -39,6 +39,18 @@ export interface MapOptions {
   /** Most bytes the disk cache directory holds; least recently used entries
    *  are deleted past it. Default $S3MMAP_CACHE_SIZE, else 4 GiB. */
   cacheDirSize?: number | string;
+  /** Share the pages with every process of this user that maps the same
+   *  object version: one copy in memory per machine (a tmpfs file per
+   *  version). Default true ($S3MMAP_SHARED=0 turns it off); where shared
+   *  memory is missing or too small, or with residentBudget, the mapping is
+   *  private and stats().sharedNote says why. S3 objects only. */
+  shared?: boolean;
+  /** The directory of the shared pages: default $S3MMAP_SHM_DIR, else /dev/shm/s3mmap-<uid>. */
+  sharedDir?: string;
+  /** Most bytes all shared pages of this user may hold: the least recently
+   *  installed chunks are freed for everyone past it. Default
+   *  $S3MMAP_SHARED_SIZE, else half the tmpfs. */
+  sharedSize?: number | string;
 }
 
 function size(name: string, value: number | string | undefined, fallback: number): number {
@@ -50,8 +62,10 @@ function size(name: string, value: number | string | undefined, fallback: number
   }
 }
 
-/** `endpoint`: whose network model the mapping shares (lib/shared/plan.ts). */
-export function resolveOptions(o: MapOptions, label: string, endpoint = 'local'): ServeOptions & { userModeOnly: boolean } {
+/** Everything but shared memory, which mapSource resolves for the sources
+ *  that can use it (lib/api/shm-dir.ts). `endpoint`: whose network model the
+ *  mapping shares (lib/shared/plan.ts). */
+export function resolveOptions(o: MapOptions, label: string, endpoint = 'local'): Omit<ServeOptions, 'shared' | 'sharedNote'> & { userModeOnly: boolean } {
   const page = native.pageSize;
   const chunkSize = size('chunk size', o.chunkSize, DEFAULTS.chunkSize);
   if (chunkSize <= 0 || chunkSize % page !== 0) {

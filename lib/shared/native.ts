@@ -32,7 +32,8 @@ export interface NativeAddon {
   /** sysconf(_SC_PAGESIZE), read at load without opening anything. */
   readonly pageSize: number;
   probe(userModeOnly: boolean): ProbeResult;
-  createRegion(size: number, userModeOnly: boolean, wantFeatures: number): RegionInfo;
+  /** shmFd -1: private memory; else the shared pages file (shmOpen) is mapped MAP_SHARED. */
+  createRegion(size: number, userModeOnly: boolean, wantFeatures: number, shmFd?: number): RegionInfo;
   /** Unmaps a region whatever its views: one whose first view failed, which nobody may hold. */
   unmap(id: bigint): void;
   /** Regions this fault worker serves that were unmapped since its last call. */
@@ -54,6 +55,9 @@ export interface NativeAddon {
   release(view: ArrayBuffer): number;
   copy(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number, dontWake: boolean): number;
   wake(fd: number, start: number, length: number): number;
+  /** Shared memory full: the range becomes private memory holding src's
+   *  bytes (one mremap, then registered again). 0 or -errno; wakes nobody. */
+  patchPrivate(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number): number;
   poison(fd: number, start: number, length: number, dontWake: boolean): number;
   drop(start: number, length: number): number;
   /** Fault addresses into `out`, the faulting threads' ids into `tids` (0
@@ -63,6 +67,27 @@ export interface NativeAddon {
   watch(fd: number, onReadable: (status: number) => void): object;
   unwatch(handle: object): void;
   setExiting(code: number): void;
+  /** Opens (creating, 0600) an object version's shared pages file, checked
+   *  ours and private, sized for `length` bytes of pages in chunks of
+   *  `chunkSize`, and holds it (flock shared). Throws an errno Error. */
+  shmOpen(path: string, length: number, chunkSize: number): number;
+  /** Lets go of the hold and closes; unlinks the file when no process holds it. True if unlinked. */
+  shmClose(fd: number, path: string): boolean;
+  /** 1 when every page of [offset, offset+length) is in the file, 0 if not, -errno. */
+  shmPresent(fd: number, offset: number, length: number): number;
+  /** 1 when another mapping (of any process) holds the same file, 0 if not, -errno. */
+  shmOthers(fd: number): number;
+  /** A chunk's fetch lock (OFD byte-range lock at its offset): 1 taken, 0 another holds it, -errno. */
+  shmLock(fd: number, offset: number): number;
+  shmUnlock(fd: number, offset: number): void;
+  /** Records when the chunk was installed (0: punched) for the cap's LRU pass. */
+  shmStamp(fd: number, length: number, chunk: number, ms: number): number;
+  /** fallocate(PUNCH_HOLE): the pages are freed for every process. 0 or -errno. */
+  shmPunch(fd: number, offset: number, length: number): number;
+  /** The cap's pass over the directory: usage (-1 when another pass runs), bytes punched. */
+  shmTrim(dir: string, cap: number, target: number): { usage: number; punched: number; busy: boolean };
+  /** Unlinks the files no process holds; how many. */
+  shmSweep(dir: string): number;
   armExitGuard(): void;
 }
 
@@ -103,6 +128,7 @@ export const Errno = {
   ENOENT: 2,
   ESRCH: 3,
   EAGAIN: 11,
+  ENOMEM: 12,
   EEXIST: 17,
 } as const;
 

@@ -31,6 +31,25 @@ export interface ServeOptions {
   /** The disk cache shared by every process of the user, or null (off, or a
    *  source whose bytes have no cache identity). `dir` is checked already. */
   diskCache: DiskCacheOptions | null;
+  /** Pages shared by every process of the user that maps the same object
+   *  version, or null (off, or unavailable: `sharedNote` says why). */
+  shared: SharedMemoryOptions | null;
+  /** Why the region is private when `shared` is null. */
+  sharedNote: string | null;
+}
+
+export interface SharedMemoryOptions {
+  /** Absolute path of the user's shared memory directory, checked private. */
+  dir: string;
+  /** Bytes all shared pages of the user may hold there. */
+  cap: number;
+}
+
+/** Where a mapping's pages live, as chosen at map time (lib/worker/backing.ts). */
+export interface Backing {
+  shared: boolean;
+  /** Why it is private, when it is; null when shared. */
+  note: string | null;
 }
 
 export interface DiskCacheOptions {
@@ -54,6 +73,7 @@ export interface MapReply {
   stats: SharedArrayBuffer;
   /** One byte per chunk, 1 while installed. */
   residency: SharedArrayBuffer;
+  backing: Backing;
 }
 
 export type RangeOp = 'load' | 'prefetch' | 'evict';

@@ -4,6 +4,7 @@
 // while it reads stats). Fault latency is a log-scale histogram (8 buckets per
 // doubling, so a percentile is within 9% of the true value).
 import type { FetchPlan } from './plan.js';
+import type { Backing } from './protocol.js';
 
 export const Counter = {
   faults: 0,
@@ -37,6 +38,10 @@ export const Counter = {
   fillRentUs: 28,
   fillBuyUs: 29,
   fillChunks: 30,
+  sharedHits: 31,
+  sharedWaits: 32,
+  sharedEvictions: 33,
+  sharedFallbacks: 34,
 } as const;
 const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room', 'scan'] as const;
 const COUNTERS = Object.keys(Counter).length;
@@ -70,6 +75,18 @@ export interface MappingStats {
    *  filesystem had no room for the object's files even after the least
    *  recently used entries were deleted. 0 otherwise. */
   diskCacheBypassed: number;
+  /** Shared region: chunks this mapping wanted that another process had installed already (no fetch, no copy). */
+  sharedHits: number;
+  /** Shared region: chunks another process was fetching when this mapping wanted them: waited for, not fetched twice. */
+  sharedWaits: number;
+  /** Shared region: chunks punched out of shared memory (for every process) to keep under the cap, or when it was full. */
+  sharedEvictions: number;
+  /** Shared region: chunks put in this process's private memory because the tmpfs was full and nothing could be freed. */
+  sharedFallbacks: number;
+  /** The region's pages are shared with every process of the user that maps this object version. */
+  shared: boolean;
+  /** Why the region is private, when it is (shared: false, no room, another user's directory...); null when shared. */
+  sharedNote: string | null;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
   /** Bytes of the mapping currently backed by memory. */
@@ -167,7 +184,7 @@ function started(why: number): boolean {
   return why === 1 || why === 2 || why === 5;
 }
 
-export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number): MappingStats {
+export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number, backing: Backing = { shared: false, note: null }): MappingStats {
   const c = new Float64Array(sab, 0, COUNTERS);
   const hist = new Float64Array(sab, COUNTERS * 8, BUCKETS);
   let total = 0;
@@ -185,6 +202,12 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     diskCacheDropped: c[Counter.diskCacheDropped],
     diskCacheWaits: c[Counter.diskCacheWaits],
     diskCacheBypassed: c[Counter.diskCacheBypassed],
+    sharedHits: c[Counter.sharedHits],
+    sharedWaits: c[Counter.sharedWaits],
+    sharedEvictions: c[Counter.sharedEvictions],
+    sharedFallbacks: c[Counter.sharedFallbacks],
+    shared: backing.shared,
+    sharedNote: backing.note,
     installs: c[Counter.installs],
     residentBytes: c[Counter.residentBytes],
     residentPeak: c[Counter.residentPeak],

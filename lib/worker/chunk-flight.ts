@@ -3,7 +3,10 @@
 // it; it comes from a held readahead marker, the chunk cache, or a run the
 // fetch scheduler starts and the run reader reads. A fault on a chunk inside
 // a fill's large GET gets a GET of its own, served first. A chunk that cannot
-// be read is poisoned. Fault worker thread.
+// be read is poisoned. In a shared region a chunk goes through the shared
+// gate first (shared-gate.ts): one that another process installed or is
+// fetching is not fetched here, whoever asks (a fault, load(), readahead,
+// the fill). Fault worker thread.
 import { Counter, type StatsWriter } from '../shared/stats.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { FetchScheduler } from './fetch-scheduler.js';
@@ -12,6 +15,7 @@ import type { Placement } from './placement.js';
 import type { PoisonList } from './poison.js';
 import type { ResidentSet } from './residency.js';
 import type { RunReader } from './run-reader.js';
+import type { SharedGate } from './shared-gate.js';
 
 export interface FlightParts {
   placement: Placement;
@@ -25,6 +29,8 @@ export interface FlightParts {
   /** A fault on a chunk inside a fill run in flight gets a GET of its own;
    *  false with a disk cache (it fetches each block once, across processes). */
   ownGetBehindFill: boolean;
+  /** The shared region's gate, or null: private memory. */
+  shared: SharedGate | null;
 }
 
 export class ChunkFlight {
@@ -80,6 +86,7 @@ export class ChunkFlight {
       this.pending.delete(chunk);
       // A candidate that was carried inside another run is no marker.
       markers.settled(chunk);
+      this.p.shared?.release(chunk);
     });
     this.pending.set(chunk, p);
     return p;
@@ -100,6 +107,10 @@ export class ChunkFlight {
 
   private async fetch(chunk: number, urgent: boolean, piece?: number, fill = false): Promise<void> {
     try {
+      // Synchronous when this process is to fetch: the request below must
+      // reach the scheduler in the caller's turn (inside its hold()).
+      const turn = this.p.shared?.enter(chunk, urgent) ?? true;
+      if (turn !== true && !(await turn)) return;
       const cached = this.p.cache?.get(chunk);
       if (cached) {
         this.p.stats.add(Counter.cacheHits);

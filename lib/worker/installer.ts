@@ -1,6 +1,8 @@
 // Puts bytes into one mapping's region: UFFDIO_COPY with every result the
 // kernel can give treated as DESIGN.md rule 5 says, UFFDIO_WAKE, and
-// UFFDIO_POISON for ranges that cannot be read (rule 8). Fault worker thread;
+// UFFDIO_POISON for ranges that cannot be read (rule 8); for a shared region
+// whose tmpfs is full (ENOMEM), room made or the range made private
+// (DESIGN.md "Shared regions"). Fault worker thread;
 // it hands the kernel the addresses of its own buffers, never of mapped
 // memory (rule 1).
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -13,6 +15,14 @@ const MAX_EAGAIN = 10_000;
 
 export type CopyOutcome = 'installed' | 'gone';
 
+/** A shared region's answer to a full tmpfs (lib/worker/shared-gate.ts). */
+export interface SharedFull {
+  /** Frees room for `bytes`; true when the copy may be tried again. */
+  makeRoom(bytes: number): boolean;
+  /** [offset, offset+length) of the region is private memory of this process from now on. */
+  patched(offset: number, length: number): void;
+}
+
 export class Installer {
   constructor(
     private readonly fd: number,
@@ -24,6 +34,8 @@ export class Installer {
     private readonly stopped: () => boolean,
     /** A copy was answered EAGAIN and will be tried again (counted in stats). */
     private readonly retried: () => void = () => {},
+    /** For a shared region: what to do when its tmpfs is full. */
+    private readonly full: SharedFull | null = null,
   ) {}
 
   /** Copies `data` (whole pages) to region offset `offset` without waking
@@ -51,6 +63,16 @@ export class Installer {
         if (++eagain > MAX_EAGAIN) throw this.failure(offset, 'EAGAIN');
         this.retried();
         await yieldToLoop();
+      } else if (r === -Errno.ENOMEM && this.full) {
+        // The tmpfs is full: room is made (for everyone, least recently
+        // installed first) and the same pages tried again; when nothing can
+        // be freed, the rest of the copy goes into private memory of this
+        // process, under the same addresses. Never SIGBUS, never zeros.
+        if (this.full.makeRoom(length - done)) continue;
+        const p = native.patchPrivate(this.fd, this.base + offset + done, data, done, length - done);
+        if (p < 0) throw this.failure(offset, `ENOMEM, then errno ${-p} making it private`);
+        this.full.patched(offset + done, length - done);
+        done = length;
       } else if (r === -Errno.ENOENT || r === -Errno.ESRCH) {
         return 'gone'; // region unmapped or process exiting
       } else {

@@ -8,6 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { S3MmapError, serializeError } from '../shared/errors.js';
 import { native, UffdFeature } from '../shared/native.js';
 import type { FromWorker, MapReply, MapRequest, ToWorker } from '../shared/protocol.js';
+import { chooseBacking } from './backing.js';
 import { BufferPool } from './buffer-pool.js';
 import { POLICY } from '../shared/defaults.js';
 import { DiskCacheStore } from './disk-cache-store.js';
@@ -50,6 +51,8 @@ function retire(id: bigint): void {
     server.stop();
   }
   native.destroyRegion(id);
+  // The region is unmapped: its shared pages file is let go (and removed by the last holder).
+  server?.closeShared();
 }
 
 async function map(msg: MapRequest): Promise<MapReply> {
@@ -64,7 +67,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
   const stats = createStatsBuffer();
   if (info.size === 0) {
     await source.close();
-    return { info, region: null, stats, residency: new SharedArrayBuffer(1) };
+    return { info, region: null, stats, residency: new SharedArrayBuffer(1), backing: { shared: false, note: 'nothing to map (empty object)' } };
   }
   let disk: ObjectCache | null;
   try {
@@ -73,11 +76,23 @@ async function map(msg: MapRequest): Promise<MapReply> {
     await Promise.resolve(source.close()).catch(() => {});
     throw err;
   }
+  const length = Math.ceil(info.size / native.pageSize) * native.pageSize;
+  let { file, backing } = chooseBacking(msg.serve, source.cacheIdentity?.(), info.size, length);
   let region;
   try {
     // THREAD_ID: which thread faulted, so a chunk installed for a thread is
     // kept until that thread has read it (residency.ts).
-    region = native.createRegion(info.size, msg.userModeOnly, UffdFeature.POISON | UffdFeature.THREAD_ID);
+    const features = UffdFeature.POISON | UffdFeature.THREAD_ID;
+    if (file) {
+      try {
+        region = native.createRegion(info.size, msg.userModeOnly, features | UffdFeature.MISSING_SHMEM, file.fd);
+      } catch (err) {
+        native.shmClose(file.fd, file.path);
+        file = null;
+        backing = { shared: false, note: `no shared memory (${(err as Error).message})` };
+      }
+    }
+    region ??= native.createRegion(info.size, msg.userModeOnly, features);
   } catch (err) {
     disk?.close();
     await Promise.resolve(source.close()).catch(() => {});
@@ -99,6 +114,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
     residency,
     onError: (err, offset, length) => send({ type: 'fault-error', id, error: serializeError(err), offset, length }),
     disk,
+    shared: file,
   });
   servers.set(id, server);
   server.start();
@@ -107,6 +123,7 @@ async function map(msg: MapRequest): Promise<MapReply> {
     region: { id, mode: region.mode, features: region.features, length: region.length },
     stats,
     residency,
+    backing,
   };
 }
 

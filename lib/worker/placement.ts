@@ -1,8 +1,9 @@
 // Puts a run's bytes into one mapping's region: the first chunk held back
 // when it is a readahead marker, room made under the resident budget, the
 // pages copied without waking (installer), residency and stats recorded in
-// the same turn, then one UFFDIO_WAKE for the run (rule 4). Fault worker
-// thread; the bytes are its own buffers (rule 1).
+// the same turn, then one UFFDIO_WAKE for the run (rule 4); in a shared
+// region, a chunk another process installed recorded and woken without a
+// copy. Fault worker thread; the bytes are its own buffers (rule 1).
 import { Counter, type StatsWriter } from '../shared/stats.js';
 import type { ChunkGeometry } from './chunk-geometry.js';
 import type { FaultIntake } from './fault-intake.js';
@@ -10,6 +11,7 @@ import type { CopyOutcome, Installer } from './installer.js';
 import type { Markers } from './markers.js';
 import type { PoisonList } from './poison.js';
 import type { ResidentSet } from './residency.js';
+import type { SharedGate } from './shared-gate.js';
 
 export interface PlacementParts {
   geometry: ChunkGeometry;
@@ -20,6 +22,8 @@ export interface PlacementParts {
   markers: Markers;
   stats: StatsWriter;
   stopped: () => boolean;
+  /** The shared region's gate, or null: private memory. */
+  shared: SharedGate | null;
 }
 
 export class Placement {
@@ -29,7 +33,7 @@ export class Placement {
    *  first chunk may be a marker, held back; the rest is installed. */
   async deliver(chunk: number, n: number, data: Buffer, urgent: boolean): Promise<void> {
     const { geometry, markers, intake } = this.p;
-    const { held, overflow } = urgent ? { held: 0 } : markers.hold(chunk, n, geometry.installBytes(chunk), data, intake.isWaiting(chunk));
+    const { held, overflow } = urgent || this.p.shared?.othersMapping() ? { held: 0 } : markers.hold(chunk, n, geometry.installBytes(chunk), data, intake.isWaiting(chunk));
     if (overflow) this.install(overflow[0], 1, overflow[1]).catch(() => {});
     if (held < n) await this.install(chunk + held, n - held, data.subarray(held * geometry.chunkSize));
   }
@@ -42,15 +46,7 @@ export class Placement {
     const start = geometry.start(first);
     // A load() retrying a chunk that failed before: its poison markers go, so the copy can install pages there.
     poisoned.clear(first, count);
-    // Room taken from chunks that woken threads have not read yet would
-    // starve them (residency.ts): wait until they have.
-    let evicted = resident.reserve(data.length);
-    while (evicted === null) {
-      await resident.room();
-      if (this.p.stopped()) return;
-      evicted = resident.reserve(data.length, true);
-    }
-    if (evicted) stats.add(Counter.evictions, evicted);
+    if (!(await this.reserve(data.length))) return;
     let outcome: CopyOutcome = 'gone';
     try {
       outcome = await installer.copy(start, data, () => {
@@ -58,10 +54,40 @@ export class Placement {
         for (let c = first; c < first + count; c++) resident.add(c, intake.settle(c));
         stats.set(Counter.residentBytes, resident.bytes);
         stats.set(Counter.residentPeak, resident.highWater);
+        this.p.shared?.installed(first, count, data.length);
       });
     } finally {
       if (outcome !== 'installed') resident.cancel(data.length);
     }
     if (outcome === 'installed') installer.wake(start, data.length);
+  }
+
+  /** Another process installed the chunk in the shared pages: recorded as
+   *  resident here (room made as for an install) and its threads woken. */
+  async adopt(chunk: number): Promise<void> {
+    const { geometry, installer, resident, intake, stats } = this.p;
+    if (this.p.stopped()) return;
+    const bytes = geometry.installBytes(chunk);
+    if (!(await this.reserve(bytes))) return;
+    resident.add(chunk, intake.settle(chunk));
+    stats.set(Counter.residentBytes, resident.bytes);
+    stats.set(Counter.residentPeak, resident.highWater);
+    installer.wake(geometry.start(chunk), bytes);
+  }
+
+  /** Counts `bytes` against the resident budget before they land; false
+   *  when the mapping stopped meanwhile. Room taken from chunks that woken
+   *  threads have not read yet would starve them (residency.ts): this waits
+   *  until they have. */
+  private async reserve(bytes: number): Promise<boolean> {
+    const { resident, stats } = this.p;
+    let evicted = resident.reserve(bytes);
+    while (evicted === null) {
+      await resident.room();
+      if (this.p.stopped()) return false;
+      evicted = resident.reserve(bytes, true);
+    }
+    if (evicted) stats.add(Counter.evictions, evicted);
+    return true;
   }
 }

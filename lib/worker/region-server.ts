@@ -1,7 +1,8 @@
 // Serves one mapping, mechanism only: faults in (fault-intake), single
 // flight per chunk, the chunk cache, fetches scheduled and coalesced
 // (fetch-scheduler) and read from the source, installs (installer) under the
-// resident budget (residency), and poison for what cannot be read. What to
+// resident budget (residency), and poison for what cannot be read; its
+// pages private memory or a shared pages file (shared-gate.ts). What to
 // fetch beyond a fault (readahead, the fill) is the fetch policy's
 // (fetch-policy.ts). Fault worker thread only: it never touches mapped memory
 // (rule 1), only its own buffers, whose addresses it hands to the kernel.
@@ -27,6 +28,8 @@ import { Markers } from './markers.js';
 import { PoisonList } from './poison.js';
 import { ResidentSet } from './residency.js';
 import { RunReader } from './run-reader.js';
+import type { SharedFile } from './backing.js';
+import { SharedGate } from './shared-gate.js';
 
 /** Read once: the page size never changes. */
 const pageSize = native.pageSize;
@@ -45,6 +48,8 @@ export interface RegionServerInit {
   onError: (err: Error, offset: number, length: number) => void;
   /** The disk cache's view of this object, or null. */
   disk: ObjectCache | null;
+  /** The shared pages file the region maps (lib/worker/backing.ts), or null: private memory. */
+  shared: SharedFile | null;
 }
 
 export class RegionServer {
@@ -58,6 +63,7 @@ export class RegionServer {
   private readonly resident: ResidentSet;
   private readonly cache: ChunkCache | null;
   private readonly disk: ObjectCache | null;
+  private readonly shared: SharedGate | null;
   private readonly reader: RunReader;
   private readonly placement: Placement;
   private readonly policy: FetchPolicy;
@@ -80,14 +86,20 @@ export class RegionServer {
     this.geometry = new ChunkGeometry(init.size, serve.chunkSize, pageSize);
     this.stats = new StatsWriter(init.stats);
     this.intake = new FaultIntake(region.fd, region.address, this.geometry, this.stats, (err) => init.onError(err, 0, 0), (tid) => this.resident.faulted(tid));
-    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries));
+    // Shared pages are freed for everyone by punching a hole; MADV_DONTNEED would only drop this process's page tables.
+    const dropPages = (o: number, l: number) => void (this.shared?.punch(this.geometry.chunkOf(o)) || this.installer.drop(o, l));
+    this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, dropPages, (tid) => this.intake.isParked(tid));
+    this.shared = init.shared && new SharedGate({
+      file: init.shared, length: region.length, geometry: this.geometry, resident: this.resident, stats: this.stats,
+      stopped: () => this.stopped, diskBeneath: !!init.disk, adopt: (c) => this.placement.adopt(c),
+    });
+    this.installer = new Installer(region.fd, region.address, pageSize, serve.label, () => this.stopped, () => this.stats.add(Counter.copyRetries), this.shared);
     this.poisoned = new PoisonList(this.geometry, this.installer, this.stats, serve.label, (c) => this.intake.settle(c), init.onError);
-    this.resident = new ResidentSet(this.geometry, new Uint8Array(init.residency), serve.residentBudget, (o, l) => this.installer.drop(o, l), (tid) => this.intake.isParked(tid));
     this.cache = serve.cacheSize >= serve.chunkSize ? new ChunkCache(serve.cacheSize, this.geometry) : null;
     this.disk = init.disk;
     this.placement = new Placement({
       geometry: this.geometry, installer: this.installer, resident: this.resident, poisoned: this.poisoned,
-      intake: this.intake, markers: this.markers, stats: this.stats, stopped: () => this.stopped,
+      intake: this.intake, markers: this.markers, stats: this.stats, stopped: () => this.stopped, shared: this.shared,
     });
     this.policy = new FetchPolicy(serve.plan, this.geometry.chunks, this.stats);
     this.reader = new RunReader({
@@ -97,7 +109,7 @@ export class RegionServer {
     this.flight = new ChunkFlight({
       placement: this.placement, markers: this.markers, cache: this.cache, reader: this.reader,
       resident: this.resident, poisoned: this.poisoned, stats: this.stats, stopped: () => this.stopped,
-      ownGetBehindFill: !this.disk,
+      ownGetBehindFill: !this.disk, shared: this.shared,
     });
     const { concurrency, fetchChunks: maxRunChunks } = serve.plan;
     this.scheduler = new FetchScheduler({ concurrency, maxRunChunks }, (first, count, urgent, fill) => this.flight.readRun(first, count, urgent, fill));
@@ -136,6 +148,11 @@ export class RegionServer {
     void Promise.resolve(this.source.close()).catch(() => {});
   }
 
+  /** The region is unmapped (after stop()): the shared pages file is let go. */
+  closeShared(): void {
+    this.shared?.close();
+  }
+
   /** Makes [offset, offset+length) resident; rejects if any of it cannot be read. */
   async load(offset: number, length: number): Promise<void> {
     const [first, last] = this.geometry.span(offset, length);
@@ -143,7 +160,7 @@ export class RegionServer {
     // A bounded range is spread over every connection.
     const piece = this.policy.loadPiece(last - first + 1);
     this.scheduler.hold();
-    for (let c = first; c <= last; c++) if (!this.resident.has(c)) work.push(this.flight.ensure(c, true, piece));
+    for (let c = first; c <= last; c++) if (!this.installedHere(c)) work.push(this.flight.ensure(c, true, piece));
     this.scheduler.release();
     await Promise.all(work);
   }
@@ -159,7 +176,10 @@ export class RegionServer {
   /** Drops installed pages of a range (they fault again on the next touch). */
   evict(offset: number, length: number): void {
     const [first, last] = this.geometry.span(offset, length);
-    for (let c = first; c <= last; c++) if (!this.flight.has(c)) this.resident.drop(c);
+    for (let c = first; c <= last; c++) {
+      // Shared: pages another process installed go too, for everyone.
+      if (!this.flight.has(c) && (this.resident.has(c) || !this.shared?.punch(c))) this.resident.drop(c);
+    }
     this.stats.set(Counter.residentBytes, this.resident.bytes);
   }
 
@@ -180,7 +200,7 @@ export class RegionServer {
   }
 
   private serveFault(chunk: number): void {
-    if (this.resident.has(chunk)) {
+    if (this.installedHere(chunk)) {
       // Installed while this message sat in the queue: the thread may still be asleep on it.
       this.resident.keep(chunk, this.intake.settle(chunk));
       this.installer.wake(this.geometry.start(chunk), this.geometry.installBytes(chunk));
@@ -211,8 +231,15 @@ export class RegionServer {
   /** `piece`: most chunks one GET of this prefetch carries. */
   private prefetchChunk(c: number, piece?: number, fill = false): boolean {
     if (this.draining || !this.geometry.contains(c) || this.resident.has(c) || this.flight.has(c) || this.poisoned.has(c) || this.markers.has(c)) return false;
+    // Another process installed it: a fill or readahead never fetches it again.
+    if (this.shared?.present(c)) return false;
     this.stats.add(Counter.prefetchedChunks);
     this.flight.ensure(c, false, piece, fill).catch(() => {});
     return true;
+  }
+
+  /** Installed and still there (shared pages another process punched out are not). */
+  private installedHere(chunk: number): boolean {
+    return this.shared ? this.shared.installedHere(chunk) : this.resident.has(chunk);
   }
 }

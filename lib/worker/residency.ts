@@ -132,6 +132,18 @@ export class ResidentSet {
     });
   }
 
+  /** The chunk's pages went without this process (another process punched
+   *  them out of shared memory): forgotten, nothing dropped. */
+  forget(chunk: number): void {
+    const bytes = this.chunks.get(chunk);
+    if (bytes === undefined) return;
+    this.bits[chunk] = 0;
+    this.chunks.delete(chunk);
+    this.unkeep(chunk);
+    this.total -= bytes;
+    this.changed();
+  }
+
   /** Makes room for an install of `incoming` bytes: drops the oldest chunks
    *  not kept for a thread until it fits the budget with every other install
    *  under way, and counts it as under way until its chunks are add()ed or it
