@@ -3,7 +3,7 @@
 // byte read stays exact, and the kernel's own count (smaps) agrees.
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mapFile } from '../dist/lib/index.js';
+import { mapBytes, mapFile } from '../dist/lib/index.js';
 import { sha256, sha256File, tempDir, writeRandomFile, touchPages } from './helpers/content.js';
 
 const tmp = tempDir();
@@ -189,6 +189,22 @@ describe('resident budget', () => {
     // Evicted pages fault back in with the right bytes (no cache: fetched again).
     expect(sha256(m.buffer.subarray(0, 1024 * 1024))).toBe(sha256(want.subarray(0, 1024 * 1024)));
     expect(smapsRss(size)).toBe(m.stats().residentBytes);
+    await m.close();
+  });
+
+  it('prefetch() of the whole object keeps installed bytes within a one-chunk budget: its many installs under way wait for room', async () => {
+    const size = 40 * chunk;
+    // Bytes in memory: every chunk's read ends at once, so the installs are under way together.
+    const bytes = readFileSync(writeRandomFile(tmp.dir, 'budget-prefetch', size));
+    const m = await mapBytes(bytes, { chunkSize: chunk, residentBudget: chunk, cacheSize: 0, readahead: 0 });
+    await m.prefetch(0, size);
+    for (let quiet = 0; quiet < 2; await new Promise((r) => setTimeout(r, 20))) quiet = m.stats().inflight === 0 ? quiet + 1 : 0;
+    const s = m.stats();
+    expect(s.chunksFetched).toBe(40);
+    expect(s.residentPeak).toBe(chunk);
+    expect(s.evictions).toBe(39);
+    expect(smapsRss(size)).toBe(chunk);
+    expect(sha256(m.buffer)).toBe(sha256(bytes));
     await m.close();
   });
 });

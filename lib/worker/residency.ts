@@ -83,6 +83,8 @@ export class ResidentSet {
       if (this.total > this.peak) this.peak = this.total;
     }
     this.keep(chunk, waiters);
+    // An install waiting for room (reserve()) may now evict this chunk.
+    this.changed();
   }
 
   /** Threads woke on an installed chunk: keep it until they have read it. */
@@ -168,6 +170,12 @@ export class ResidentSet {
       evicted++;
     }
     if (this.total + this.reserved <= this.budget || incoming > this.budget) return evicted;
+    // Other installs under way hold the room: they finish their copies
+    // whatever any thread does, and their add() or cancel() wakes room().
+    if (this.reserved > incoming) {
+      this.reserved -= incoming;
+      return null;
+    }
     for (const p of this.kept.values()) {
       for (const t of p.threads) {
         if (!this.parked(t)) {

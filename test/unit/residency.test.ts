@@ -115,6 +115,19 @@ describe('ResidentSet', () => {
     expect(set.reserve(C)).toBe(1);
   });
 
+  it('an install whose room other installs under way hold waits for them (null), and their add() wakes it: the budget holds', async () => {
+    const { set } = setup(C);
+    expect(set.reserve(C)).toBe(0); // chunk 0, under way
+    expect(set.reserve(C)).toBeNull(); // chunk 1: nothing to evict yet, 0 holds the room
+    const woken = set.room();
+    set.add(0);
+    await woken;
+    expect(set.reserve(C, true)).toBe(1); // now 0 is installed, kept for nobody: it goes
+    set.add(1);
+    expect(set.bytes).toBe(C);
+    expect(set.highWater).toBe(C);
+  });
+
   it('cancel() gives back a reservation that never landed, and never goes below nothing', () => {
     const { set } = setup(2 * C);
     set.add(0);
