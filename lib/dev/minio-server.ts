@@ -110,7 +110,9 @@ export async function startMinio(opts: StartMinioOptions = {}): Promise<MinioSer
   const keepData = opts.keepData ?? opts.dataDir !== undefined;
   await mkdir(dataDir, { recursive: true });
   const accessKeyId = opts.accessKeyId ?? 's3mmap' + randomBytes(6).toString('hex');
-  const secretAccessKey = opts.secretAccessKey ?? randomBytes(24).toString('base64url');
+  // A fixed first letter: MinIO reads a value that starts with "env" as a URL
+  // to fetch the real one from (minio/pkg env.LookupEnv), and then finds none.
+  const secretAccessKey = opts.secretAccessKey ?? 'k' + randomBytes(24).toString('base64url');
   const timeoutMs = opts.startTimeoutMs ?? 60_000;
 
   // Another process may grab a probed port before MinIO binds it: try fresh ports a few times.
