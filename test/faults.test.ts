@@ -52,6 +52,14 @@ const viaProxy = (extra: S3MapOptions = {}): S3MapOptions => ({
 beforeAll(async () => {
   bucket = await s3.uniqueBucket('faults');
   await putObject(s3.client(), bucket, 'obj', body);
+  // A permanent-failure case needs chunk 3 absent everywhere: a mapping of
+  // 'obj' that an earlier case closed may still be held (a reader thread's
+  // attach() view lives until that thread's views are collected), and a new
+  // mapping of the same version joins its shared pages. Each case reads its own copy.
+  for (const [mode] of PERMANENT) {
+    await putObject(s3.client(), bucket, `load-${mode}`, body);
+    await putObject(s3.client(), bucket, `touch-${mode}`, body);
+  }
   tp = await startThreadProxy();
 });
 afterAll(async () => tp?.close());
@@ -111,7 +119,7 @@ describe('transient faults are retried and every byte is exact', () => {
 describe('a permanent failure ends within the deadline', () => {
   for (const [mode, code, retried] of PERMANENT) {
     it(`${mode}: load() rejects with ${code}; the rest of the object still reads exactly`, async () => {
-      const m = await mapObject(`s3://${bucket}/obj`, viaProxy({ readahead: 0 }));
+      const m = await mapObject(`s3://${bucket}/load-${mode}`, viaProxy({ readahead: 0 }));
       try {
         await tp.setRule({ preset: 'window', from: 3 * chunk, to: 4 * chunk, fault: mode });
         const t0 = Date.now();
@@ -147,7 +155,7 @@ describe('a permanent failure ends within the deadline', () => {
       const opts = { endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials, retry, readahead: 0 };
       const r = await runChild(`
         import { mapObject } from S3MMAP_LIB;
-        const m = await mapObject(${JSON.stringify(`s3://${bucket}/obj`)}, ${JSON.stringify(opts)});
+        const m = await mapObject(${JSON.stringify(`s3://${bucket}/touch-${mode}`)}, ${JSON.stringify(opts)});
         console.log('good', m.buffer[${2 * chunk + 1}]);
         const t0 = Date.now();
         console.log('bad', m.buffer[${3 * chunk + 7}], Date.now() - t0);
@@ -157,7 +165,7 @@ describe('a permanent failure ends within the deadline', () => {
       expect(r.stdout).not.toContain('bad');
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('s3mmap: '));
       expect(lines).toEqual([
-        `s3mmap: bytes ${3 * chunk}-${4 * chunk - 1} of s3://${bucket}/obj could not be read (${code}); touching them raises SIGBUS, use mapping.load() to handle the error`,
+        `s3mmap: bytes ${3 * chunk}-${4 * chunk - 1} of s3://${bucket}/touch-${mode} could not be read (${code}); touching them raises SIGBUS, use mapping.load() to handle the error`,
       ]);
       expect(r.stderr).not.toContain(s3.secretAccessKey);
       // Node start and the SDK import, plus the deadline: far from the 30 s kill.
