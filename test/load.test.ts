@@ -73,6 +73,8 @@ describe('threads blocked in faults', () => {
     // Each thread copies 64 KiB once woken: close() must not unmap under a
     // copy still running (that ended the process with SIGSEGV). In a child, so
     // that a crash is a result here rather than the end of this test process.
+    // Private regions: a round's region lives until its threads' views are
+    // collected, and a shared one would hand the next round installed chunks.
     const size = 40 * chunk;
     await putObject(s3.client(), bucket, 'slow', content(0, size, 21));
     await tp.setRule({ preset: 'always', fault: { mode: 'pass', delayMs: 1000 } });
@@ -82,7 +84,7 @@ describe('threads blocked in faults', () => {
       import { mapObject } from S3MMAP_LIB;
       const out = [];
       for (let round = 0; round < 3; round++) {
-        const m = await mapObject(${JSON.stringify(`s3://${bucket}/slow`)}, ${JSON.stringify({ endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials, readahead: 0 })});
+        const m = await mapObject(${JSON.stringify(`s3://${bucket}/slow`)}, ${JSON.stringify({ endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials, readahead: 0, shared: false })});
         const readers = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => {
           const w = new Worker(\`
             import { createHash } from 'node:crypto';
