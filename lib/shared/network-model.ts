@@ -3,8 +3,12 @@
 // Every size of the fetch policy derives from it: the hole worth fetching
 // rather than paying another first byte (first byte x bandwidth, as Apache
 // Arrow's read coalescing), the efficient GET (9x that), and what a fetch
-// costs by connection. Pure arithmetic, so the caller's thread (`s3mmap stat`,
-// the plan) and the fault worker (which feeds it) share it.
+// costs by connection. It learns only from GETs that had a connection's
+// bandwidth to themselves: one that shared the link with a crowd (a fill's
+// fifteen GETs) measures the crowd, not the network, and taught a first byte
+// of 180 ms that then priced every later mapping's faults. Pure arithmetic
+// and bookkeeping, so the caller's thread (`s3mmap stat`, the plan) and the
+// fault worker (which feeds it) share it.
 import { POLICY } from './defaults.js';
 
 const { firstByteMs, bytesPerSec, smoothing, pieceFirstBytes, aggregateBytesPerSec } = POLICY.network;
@@ -17,10 +21,39 @@ export interface NetworkFigures {
   samples: number;
 }
 
+/** A GET under way, from begin() to end(). */
+export interface GetTiming {
+  readonly startMs: number;
+  /** The most GETs of this model in flight at once while it was. */
+  crowd: number;
+}
+
 export class NetworkModel implements NetworkFigures {
   firstByteMs: number = firstByteMs;
   bytesPerSec: number = bytesPerSec;
   samples = 0;
+  private readonly live = new Set<GetTiming>();
+
+  /** A GET starts. */
+  begin(now = performance.now()): GetTiming {
+    const g: GetTiming = { startMs: now, crowd: 0 };
+    this.live.add(g);
+    for (const other of this.live) other.crowd = Math.max(other.crowd, this.live.size);
+    return g;
+  }
+
+  /** The GET ended with `bytes` (0: it failed, nothing to learn). It teaches
+   *  the model only if the GETs beside it could all have had a connection's
+   *  bandwidth (together at most the aggregate). */
+  end(g: GetTiming, bytes: number, now = performance.now()): void {
+    this.live.delete(g);
+    if (g.crowd <= this.soloCrowd) this.observe(bytes, now - g.startMs);
+  }
+
+  /** GETs that fit in the aggregate at one connection's bandwidth each (at least 1). */
+  get soloCrowd(): number {
+    return Math.max(1, Math.floor(aggregateBytesPerSec / this.bytesPerSec));
+  }
 
   /** A GET of `bytes` took `ms`, first byte to last. A short GET is mostly
    *  first byte, a long one mostly transfer: each teaches the figure it

@@ -43,7 +43,7 @@ export const Counter = {
   sharedEvictions: 33,
   sharedFallbacks: 34,
 } as const;
-const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room', 'scan'] as const;
+const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room'] as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
@@ -125,7 +125,7 @@ export interface MappingStats {
   /** The background fill: whether, when and why it started. */
   fill: {
     started: boolean;
-    /** 'pays' (the faults' waits reached its price), 'scan' (a stream from the object's start would wait more than it, and has paid a quarter of it), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
+    /** 'pays' (the faults' waits reached a quarter of its price), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
     why: (typeof FILL_WHY)[number];
     /** Faults served when it started; -1 if it did not. */
     atFault: number;

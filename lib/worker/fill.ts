@@ -1,17 +1,19 @@
 // When a mapping fetches the rest of its object in the background (ski
 // rental), and whether there is room for it. Fault worker thread. The
 // faults' waits on the network are the rent, each priced by the network
-// model as one GET of its chunk; the purchase is fetching what is missing
-// with every connection. Once the rent reaches the price the fill starts:
-// never more than twice the better choice in hindsight, and a reader that
-// stops well before the crossover never fills.
+// model as one GET of its chunk; the price is fetching what is missing with
+// every connection. The fill starts once the rent reaches a share of the
+// price (POLICY.fill.startAt): faults go first, so a fill adds bytes, not
+// waits, and a reader that goes on is done about when the fill is, at most
+// (1 + startAt) times the better choice in hindsight; a reader that stops
+// below that share of the crossover never fills.
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { POLICY } from '../shared/defaults.js';
 import type { FillMode } from '../shared/plan.js';
 
 /** Why a fill did or did not start: stats().fill.why reads these codes (lib/shared/stats.ts). */
-export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, scan: 5 } as const;
+export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4 } as const;
 
 export class SkiRental {
   /** What the faults' waits have cost so far, by the model, in ms. */
@@ -25,18 +27,11 @@ export class SkiRental {
     this.rentMs += ms;
   }
 
-  /** Buys now, for `why` (once). */
-  buy(why: number): number | null {
-    if (this.decided || this.mode === 'off') return null;
-    this.decided = true;
-    return why;
-  }
-
   /** Called at a fault: FillWhy.pays or .eager once (then never again), else null.
    *  `buyMs`: fetching what is missing with every connection. */
   due(buyMs: number): number | null {
     if (this.decided || this.mode === 'off') return null;
-    if (this.mode === 'eager' || this.rentMs >= buyMs) {
+    if (this.mode === 'eager' || this.rentMs >= buyMs * POLICY.fill.startAt) {
       this.decided = true;
       return this.mode === 'eager' ? FillWhy.eager : FillWhy.pays;
     }

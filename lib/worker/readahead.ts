@@ -43,8 +43,6 @@ interface Stride {
 export interface ReadaheadPlan {
   pieces: Array<[from: number, to: number]>;
   markers: number[];
-  /** A stream moving up from the object's first chunk: its window now, in chunks. */
-  scanFromStart?: number;
 }
 
 export interface ReadaheadLimits {
@@ -167,7 +165,7 @@ export class Readahead {
       // reader faults once a piece, and that fault tops the window up.
       if (Math.min(to, c + piece) - c >= 2) markers.push(c);
     }
-    return s.origin === 0 ? { pieces, markers, scanFromStart: s.window } : { pieces, markers };
+    return { pieces, markers };
   }
 
   /** A piece of a window: spread over every connection, no larger than the model's efficient GET. */

@@ -104,7 +104,7 @@ export class RegionServer {
     this.policy = new FetchPolicy(serve.plan, this.geometry.chunks, this.stats);
     this.reader = new RunReader({
       source: init.source, pool: init.pool, geometry: this.geometry, stats: this.stats, cache: this.cache, disk: this.disk,
-      signal: this.abort.signal, stopped: () => this.stopped, observe: (bytes, ms) => this.policy.observe(bytes, ms),
+      signal: this.abort.signal, stopped: () => this.stopped, timer: this.policy,
     });
     this.flight = new ChunkFlight({
       placement: this.placement, markers: this.markers, cache: this.cache, reader: this.reader,

@@ -11,6 +11,7 @@ import { CachedRun } from './cached-run.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { ChunkGeometry } from './chunk-geometry.js';
 import type { ObjectCache } from './disk-cache.js';
+import type { GetTimer } from './fetch-policy.js';
 
 /** Chunks [chunk, chunk+count) are in `data` (whole pages): install them. */
 export type Deliver = (chunk: number, count: number, data: Buffer) => Promise<void>;
@@ -27,8 +28,8 @@ export interface RunReaderParts {
   /** Aborts every read of the mapping (stop()). */
   signal: AbortSignal;
   stopped: () => boolean;
-  /** A GET of `bytes` took `ms` (the network model learns from it). */
-  observe?: (bytes: number, ms: number) => void;
+  /** Times each GET for the network model (fetch-policy.ts). */
+  timer: GetTimer;
 }
 
 export class RunReader {
@@ -86,9 +87,14 @@ export class RunReader {
   }
 
   private async timed(bytes: number, read: () => Promise<void>): Promise<void> {
-    const t0 = performance.now();
-    await read();
-    this.p.observe?.(bytes, performance.now() - t0);
+    const get = this.p.timer.begin();
+    let done = 0;
+    try {
+      await read();
+      done = bytes;
+    } finally {
+      this.p.timer.end(get, done);
+    }
   }
 
   private counted(fetches: number, chunks: number, bytes: number): void {

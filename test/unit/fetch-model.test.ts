@@ -77,15 +77,16 @@ describe('the plan', () => {
 });
 
 describe('SkiRental', () => {
-  it("'auto' buys once the rent reaches the price, and only once", () => {
+  it("'auto' buys once the rent reaches a quarter of the price, and only once", () => {
+    expect(POLICY.fill.startAt).toBe(0.25);
     const r = new SkiRental('auto');
     r.rent(10);
-    expect(r.due(25)).toBeNull();
+    expect(r.due(100)).toBeNull();
     r.rent(10);
-    expect(r.due(25)).toBeNull();
+    expect(r.due(100)).toBeNull();
     r.rent(5);
-    expect(r.due(25)).toBe(FillWhy.pays);
-    expect(r.due(25)).toBeNull();
+    expect(r.due(100)).toBe(FillWhy.pays);
+    expect(r.due(100)).toBeNull();
   });
 
   it("'eager' buys at once; 'off' never", () => {
@@ -110,7 +111,7 @@ describe('fillRoom', () => {
   });
 });
 
-describe('FetchPolicy: a scan from the object\'s start goes wide once it has paid a quarter of the fill', async () => {
+describe('FetchPolicy: the fill starts where the waits reach a quarter of its price', async () => {
   const { FetchPolicy } = await import('../../lib/worker/fetch-policy.js');
   const { StatsWriter, createStatsBuffer, readStats } = await import('../../lib/shared/stats.js');
   const chunk = 64 * KiB;
@@ -130,17 +131,42 @@ describe('FetchPolicy: a scan from the object\'s start goes wide once it has pai
     return { filled, fill: stats().fill };
   };
 
-  it('64 MiB: at the fault that confirms the stream (the 4th; 67 ms of waits against a 165 ms fill, a quarter of it paid, and 8 doubling windows would wait longer)', () => {
-    const r = scan(64 * MiB, 8, 'scan-a');
-    expect(r.filled).toBe(3);
-    expect(r.fill).toMatchObject({ started: true, why: 'scan', atFault: 4 });
+  it('64 MiB: at the third wait (50 ms of waits against a 165 ms fill); two waits never', () => {
+    expect(scan(64 * MiB, 8, 'scan-a')).toMatchObject({ filled: 2, fill: { started: true, why: 'pays', atFault: 3 } });
+    expect(scan(64 * MiB, 2, 'scan-b')).toMatchObject({ filled: -1, fill: { started: false } });
   });
 
-  it('a 1 GiB object: not from a scan\'s first faults (a quarter of its fill is 38 waits)', () => {
-    expect(scan(1024 * MiB, 8, 'scan-b')).toMatchObject({ filled: -1, fill: { started: false } });
+  it('1 GiB: at the 38th wait (a quarter of 9 rounds of first bytes and 1 GiB at 450 MB/s is 632 ms)', () => {
+    expect(scan(1024 * MiB, 37, 'scan-c')).toMatchObject({ filled: -1, fill: { started: false } });
+    expect(scan(1024 * MiB, 40, 'scan-d')).toMatchObject({ filled: 37, fill: { started: true, atFault: 38 } });
   });
+});
 
-  it('a reader of a 3-chunk header from the start: no stream, no fill', () => {
-    expect(scan(64 * MiB, 3, 'scan-c')).toMatchObject({ filled: -1, fill: { started: false } });
+describe('NetworkModel: learns only from GETs that had a connection to themselves', () => {
+  it('a crowd of GETs (a fill) teaches nothing; a GET alone, or beside a few, does', () => {
+    const m = new NetworkModel();
+    expect(m.soloCrowd).toBe(5); // 450 MB/s over 85 MB/s a connection
+    // 16 GETs at once, each 180 ms for 64 KiB: the crowd's time, not the network's.
+    const crowd = Array.from({ length: 16 }, () => m.begin(0));
+    for (const g of crowd) m.end(g, 64 * KiB, 180);
+    expect(m.figures()).toEqual({ firstByteMs: 16, bytesPerSec: 85e6, samples: 0 });
+    // A GET that started alone but saw the crowd come is crowded too.
+    const early = m.begin(0);
+    const late = Array.from({ length: 5 }, () => m.begin(1));
+    m.end(early, 64 * KiB, 100);
+    for (const g of late) m.end(g, 64 * KiB, 100);
+    expect(m.samples).toBe(0);
+    // Five at once (what the aggregate carries at 85 MB/s each): each teaches.
+    const few = Array.from({ length: 5 }, () => m.begin(0));
+    for (const g of few) m.end(g, 64 * KiB, 4 + (65536 / 85e6) * 1000);
+    expect(m.samples).toBe(5);
+    expect(m.firstByteMs).toBeLessThan(16);
+    // A failed GET (no bytes) teaches nothing and leaves the crowd.
+    const failed = m.begin(0);
+    m.end(failed, 0, 50);
+    expect(m.samples).toBe(5);
+    const alone = m.begin(0);
+    m.end(alone, 64 * KiB, 3);
+    expect(m.samples).toBe(6);
   });
 });

@@ -54,7 +54,7 @@ describe('Readahead: a stream and its window', () => {
   it(`a stream is confirmed by ${confirmSteps} close steps: nothing is fetched ahead before, then the initial window`, () => {
     expect([confirmSteps, closeStep, W0, windowPerRead]).toEqual([3, 2, 4, 1]);
     const r = ra(1000, 512);
-    expect(confirm(r, 0)).toEqual({ pieces: pieces(4, 4 + W0, 1), markers: [], scanFromStart: W0 });
+    expect(confirm(r, 0)).toEqual({ pieces: pieces(4, 4 + W0, 1), markers: [] });
   });
 
   it('the window is what the stream has read: each fault at the end of what was asked doubles what the reader has', () => {
@@ -73,8 +73,8 @@ describe('Readahead: a stream and its window', () => {
 
   it("pieces spread a window over every connection, at least one chunk, at most the model's piece; each piece of two chunks or more starts with a marker", () => {
     const r = ra(100_000, 100_000, { connections: 4 }, 16);
-    expect(confirm(r, 0)).toEqual({ pieces: pieces(4, 8, 1), markers: [], scanFromStart: 4 }); // window 4 (a stream from the object's start says so)
-    expect(r.onFault(8)).toEqual({ pieces: pieces(9, 18, 3), markers: [9, 12, 15], scanFromStart: 9 }); // window 9: pieces of 3
+    expect(confirm(r, 0)).toEqual({ pieces: pieces(4, 8, 1), markers: [] }); // window 4
+    expect(r.onFault(8)).toEqual({ pieces: pieces(9, 18, 3), markers: [9, 12, 15] }); // window 9: pieces of 3
     const big = r.onFault(18)!; // window 19: pieces of 5
     expect(big.pieces[0]).toEqual([19, 24]);
     const huge = ra(100_000, 100_000, { connections: 4 }, 16);
@@ -91,11 +91,11 @@ describe('Readahead: a stream and its window', () => {
   it('tops up only by whole pieces (but for the last one of the object); a fault inside what was asked re-asks the holes below the frontier', () => {
     const r = ra(1000, 64, { connections: 8 });
     r.setMode('sequential');
-    expect(r.onFault(0)).toEqual({ pieces: pieces(1, 65, 8), markers: [1, 9, 17, 25, 33, 41, 49, 57], scanFromStart: 64 });
+    expect(r.onFault(0)).toEqual({ pieces: pieces(1, 65, 8), markers: [1, 9, 17, 25, 33, 41, 49, 57] });
     // 3 chunks more would be less than a piece: only what lies below the frontier (the caller skips what is on its way).
-    expect(r.onFault(3)).toEqual({ pieces: pieces(4, 65, 8), markers: [], scanFromStart: 64 });
+    expect(r.onFault(3)).toEqual({ pieces: pieces(4, 65, 8), markers: [] });
     // 9 more is a piece and more: the frontier moves by one piece.
-    expect(r.onFault(9)).toEqual({ pieces: [...pieces(10, 65, 8), [65, 73]], markers: [65], scanFromStart: 64 });
+    expect(r.onFault(9)).toEqual({ pieces: [...pieces(10, 65, 8), [65, 73]], markers: [65] });
   });
 });
 
