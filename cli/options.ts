@@ -75,7 +75,7 @@ export const globalOptions: Record<string, Options> = {
   fill: {
     type: 'string',
     choices: ['auto', 'off', 'eager'],
-    describe: `Fetch the rest of the object in the background: auto once the faults have cost a quarter of what that would, off, or eager [default: ${DEFAULTS.fill}]`,
+    describe: `Fetch the rest of the object in the background: auto once the faults have cost half what that would, off, or eager [default: ${DEFAULTS.fill}]`,
   },
   cache: {
     type: 'string',

@@ -26,7 +26,7 @@ export interface MapOptions {
    *  it and fault back in on the next touch. 0: no cap. */
   residentBudget?: number | string;
   /** When to fetch the rest of the object in the background: 'auto' once
-   *  the faults' GETs have cost a quarter of what that would (by the network model),
+   *  the faults' GETs have cost half what that would (by the network model),
    *  'off' never, 'eager' at the first fault. Only into room that exists. */
   fill?: FillMode;
   /** Use a UFFD_USER_MODE_ONLY uffd even where full mode is available: kernel

@@ -55,6 +55,12 @@ export class NetworkModel implements NetworkFigures {
     return Math.max(1, Math.floor(aggregateBytesPerSec / this.bytesPerSec));
   }
 
+  /** GETs that together carry the aggregate (6 at the seeds): more at once
+   *  each carry less and pay the same first byte. */
+  get saturatingGets(): number {
+    return Math.max(1, Math.ceil(aggregateBytesPerSec / this.bytesPerSec));
+  }
+
   /** A GET of `bytes` took `ms`, first byte to last. A short GET is mostly
    *  first byte, a long one mostly transfer: each teaches the figure it
    *  says most about, with the other figure taken as known. */

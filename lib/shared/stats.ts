@@ -125,7 +125,7 @@ export interface MappingStats {
   /** The background fill: whether, when and why it started. */
   fill: {
     started: boolean;
-    /** 'pays' (the faults' waits reached a quarter of its price), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
+    /** 'pays' (the faults' waits reached half its price), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
     why: (typeof FILL_WHY)[number];
     /** Faults served when it started; -1 if it did not. */
     atFault: number;

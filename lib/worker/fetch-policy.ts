@@ -90,11 +90,15 @@ export class FetchPolicy implements GetTimer {
     const sizes = modelSizes(this.model, this.plan);
     this.readahead?.tune(sizes);
     const ahead = this.readahead?.onFault(chunk) ?? null;
-    // The fill leaves one connection to faults, and spreads what is missing
-    // over the others (a small object goes wide at once), in GETs of at most
-    // the model's piece.
+    // The fill leaves one connection to faults. What is missing goes out in
+    // GETs of the model's piece, or spread over as many as carry the
+    // aggregate if that is fewer (a small object goes wide at once). Spread
+    // over all 15, a 64 MiB object went out in GETs of 4.25 MiB that each
+    // carried less for the same first byte: on s3-standard a scan took 524
+    // against 394 ms with 8 GETs of 8 MiB, random reads 430 against 407 ms.
     const lanes = Math.max(1, this.plan.concurrency - 1);
-    const fillPiece = Math.max(1, Math.min(sizes.maxPiece, Math.ceil(occupancy.missingBytes / this.plan.chunkSize / lanes)));
+    const wide = Math.min(lanes, this.model.saturatingGets);
+    const fillPiece = Math.max(1, Math.min(sizes.maxPiece, Math.ceil(occupancy.missingBytes / this.plan.chunkSize / wide)));
     const fill = this.weighFill(waits, occupancy, lanes, fillPiece, now);
     if (!ahead && !fill) return null;
     return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece };

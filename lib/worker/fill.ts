@@ -3,10 +3,10 @@
 // faults' waits on the network are the rent, each priced by the network
 // model as one GET of its chunk; the price is fetching what is missing with
 // every connection. The fill starts once the rent reaches a share of the
-// price (POLICY.fill.startAt): faults go first, so a fill adds bytes, not
-// waits, and a reader that goes on is done about when the fill is, at most
-// (1 + startAt) times the better choice in hindsight; a reader that stops
-// below that share of the crossover never fills.
+// price (POLICY.fill.startAt, a half): faults go first, so a reader that
+// goes on is done about when the fill is, at most (1 + startAt) times the
+// better choice in hindsight; a reader that stops below that share of the
+// crossover never fills.
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { POLICY } from '../shared/defaults.js';

@@ -77,14 +77,14 @@ describe('the plan', () => {
 });
 
 describe('SkiRental', () => {
-  it("'auto' buys once the rent reaches a quarter of the price, and only once", () => {
-    expect(POLICY.fill.startAt).toBe(0.25);
+  it("'auto' buys once the rent reaches half the price, and only once", () => {
+    expect(POLICY.fill.startAt).toBe(0.5);
     const r = new SkiRental('auto');
-    r.rent(10);
+    r.rent(20);
+    expect(r.due(100)).toBeNull();
+    r.rent(20);
     expect(r.due(100)).toBeNull();
     r.rent(10);
-    expect(r.due(100)).toBeNull();
-    r.rent(5);
     expect(r.due(100)).toBe(FillWhy.pays);
     expect(r.due(100)).toBeNull();
   });
@@ -111,7 +111,7 @@ describe('fillRoom', () => {
   });
 });
 
-describe('FetchPolicy: the fill starts where the waits reach a quarter of its price', async () => {
+describe('FetchPolicy: the fill starts where the waits reach half its price', async () => {
   const { FetchPolicy } = await import('../../lib/worker/fetch-policy.js');
   const { StatsWriter, createStatsBuffer, readStats } = await import('../../lib/shared/stats.js');
   const chunk = 64 * KiB;
@@ -131,21 +131,22 @@ describe('FetchPolicy: the fill starts where the waits reach a quarter of its pr
     return { filled, fill: stats().fill };
   };
 
-  it('64 MiB: at the third wait (50 ms of waits against a 165 ms fill); two waits never', () => {
-    expect(scan(64 * MiB, 8, 'scan-a')).toMatchObject({ filled: 2, fill: { started: true, why: 'pays', atFault: 3 } });
-    expect(scan(64 * MiB, 2, 'scan-b')).toMatchObject({ filled: -1, fill: { started: false } });
+  it('64 MiB: at the fifth wait (84 ms of waits against a 165 ms fill); four waits never', () => {
+    expect(scan(64 * MiB, 8, 'scan-a')).toMatchObject({ filled: 4, fill: { started: true, why: 'pays', atFault: 5 } });
+    expect(scan(64 * MiB, 4, 'scan-b')).toMatchObject({ filled: -1, fill: { started: false } });
   });
 
-  it('1 GiB: at the 38th wait (a quarter of 9 rounds of first bytes and 1 GiB at 450 MB/s is 632 ms)', () => {
-    expect(scan(1024 * MiB, 37, 'scan-c')).toMatchObject({ filled: -1, fill: { started: false } });
-    expect(scan(1024 * MiB, 40, 'scan-d')).toMatchObject({ filled: 37, fill: { started: true, atFault: 38 } });
+  it('1 GiB: at the 76th wait (half of 9 rounds of first bytes and 1 GiB at 450 MB/s is 1.27 s)', () => {
+    expect(scan(1024 * MiB, 75, 'scan-c')).toMatchObject({ filled: -1, fill: { started: false } });
+    expect(scan(1024 * MiB, 80, 'scan-d')).toMatchObject({ filled: 75, fill: { started: true, atFault: 76 } });
   });
 });
 
 describe('NetworkModel: learns only from GETs that had a connection to themselves', () => {
   it('a crowd of GETs (a fill) teaches nothing; a GET alone, or beside a few, does', () => {
     const m = new NetworkModel();
-    expect(m.soloCrowd).toBe(5); // 450 MB/s over 85 MB/s a connection
+    expect(m.soloCrowd).toBe(5); // 450 MB/s over 85 MB/s a connection, rounded down
+    expect(m.saturatingGets).toBe(6); // and up
     // 16 GETs at once, each 180 ms for 64 KiB: the crowd's time, not the network's.
     const crowd = Array.from({ length: 16 }, () => m.begin(0));
     for (const g of crowd) m.end(g, 64 * KiB, 180);
