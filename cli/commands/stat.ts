@@ -9,7 +9,7 @@ import { endpointOf } from '../../lib/api/map.js';
 import { resolveShared } from '../../lib/api/shm-dir.js';
 import { POLICY } from '../../lib/shared/defaults.js';
 import { NetworkModel } from '../../lib/shared/network-model.js';
-import { modelSizes } from '../../lib/shared/plan.js';
+import { fillShape, modelSizes } from '../../lib/shared/plan.js';
 import { whyPrivate } from '../../lib/shared/sharing.js';
 import { maxBufferLength, native } from '../../lib/shared/native.js';
 import { parseS3Url } from '../../lib/s3/url.js';
@@ -134,7 +134,7 @@ function modelReport(plan: ReturnType<typeof resolveOptions>['plan'], size: numb
     bytesPerSec: m.bytesPerSec,
     gapBytes: Math.round(m.gapBytes),
     pieceBytes: maxPiece * plan.chunkSize,
-    fillAfterMs: POLICY.fill.startAt * m.parallelMs(size, Math.max(1, plan.concurrency - 1), maxPiece * plan.chunkSize),
+    fillAfterMs: POLICY.fill.startAt * fillShape(m, plan, size).priceMs,
   };
 }
 

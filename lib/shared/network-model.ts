@@ -50,7 +50,9 @@ export class NetworkModel implements NetworkFigures {
     if (g.crowd <= this.soloCrowd) this.observe(bytes, now - g.startMs);
   }
 
-  /** GETs that fit in the aggregate at one connection's bandwidth each (at least 1). */
+  /** GETs that fit in the aggregate at one connection's bandwidth each (at
+   *  least 1). Derived from the learned bandwidth: on a link slower than the
+   *  aggregate constant it grows, and crowded GETs teach again. */
   get soloCrowd(): number {
     return Math.max(1, Math.floor(aggregateBytesPerSec / this.bytesPerSec));
   }

@@ -179,9 +179,9 @@ function percentile(hist: Float64Array, total: number, p: number): number {
   return 0;
 }
 
-/** A fill started: pays, eager or scan. */
+/** A fill started: pays or eager. */
 function started(why: number): boolean {
-  return why === 1 || why === 2 || why === 5;
+  return why === 1 || why === 2;
 }
 
 export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number, backing: Backing = { shared: false, note: null }): MappingStats {

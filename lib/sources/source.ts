@@ -36,6 +36,9 @@ export interface Source {
    *  [offset, offset+length), or undefined when the range is not all there
    *  (e.g. it runs past the end). The fault worker installs from it directly. */
   borrow?(offset: number, length: number): Uint8Array | undefined;
+  /** Bytes of [offset, offset+length) that a read() would copy from memory
+   *  rather than fetch (the open's first chunk): not timed for the network model. */
+  held?(offset: number, length: number): number;
   /** Optional, after open(): what names the pinned bytes for the disk cache
    *  (endpoint, bucket, key, version). A source without it is never cached on disk. */
   cacheIdentity?(): CacheIdentity | undefined;

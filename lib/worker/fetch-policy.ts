@@ -6,7 +6,7 @@
 // server only carries out what this decides.
 import type { ReadaheadMode } from '../shared/protocol.js';
 import { NetworkModel, type GetTiming } from '../shared/network-model.js';
-import { modelSizes, type FetchPlan } from '../shared/plan.js';
+import { fillShape, modelSizes, type FetchPlan } from '../shared/plan.js';
 import { Counter, type StatsWriter } from '../shared/stats.js';
 import { FillWhy, SkiRental, fillRoom } from './fill.js';
 import { Readahead, type ReadaheadPlan } from './readahead.js';
@@ -72,13 +72,15 @@ export class FetchPolicy implements GetTimer {
     this.publish();
   }
 
-  /** Chunks per GET of a load() of `n` chunks: n split evenly into at most
-   *  `concurrency` GETs of at least the plan's floor (a first byte costs the
-   *  same for any size). Even, because the load waits for its slowest GET:
-   *  a 1.14 MiB Parquet column went out as 1 MiB and a 0.14 MiB runt that
-   *  saved 2 ms of transfer and cost the later of two first bytes. */
+  /** Chunks per GET of a load() of `n` chunks: n split about evenly into
+   *  `concurrency` GETs, fewer when they would carry less than the plan's
+   *  floor (a first byte costs the same for any size), more when they would
+   *  carry more than one fetch. Even, because the load waits for its
+   *  slowest GET: a 1.14 MiB Parquet column went out as 1 MiB and a 0.14 MiB
+   *  runt that saved 2 ms of transfer and cost the later of two first bytes. */
   loadPiece(n: number): number {
-    const gets = Math.min(this.plan.concurrency, Math.max(1, Math.floor(n / this.plan.loadMinPieceChunks)));
+    const { concurrency, loadMinPieceChunks, fetchChunks } = this.plan;
+    const gets = Math.max(Math.ceil(n / fetchChunks), Math.min(concurrency, Math.max(1, Math.floor(n / loadMinPieceChunks))));
     return Math.ceil(n / gets);
   }
 
@@ -90,25 +92,16 @@ export class FetchPolicy implements GetTimer {
     const sizes = modelSizes(this.model, this.plan);
     this.readahead?.tune(sizes);
     const ahead = this.readahead?.onFault(chunk) ?? null;
-    // The fill leaves one connection to faults. What is missing goes out in
-    // GETs of the model's piece, or spread over as many as carry the
-    // aggregate if that is fewer (a small object goes wide at once). Spread
-    // over all 15, a 64 MiB object went out in GETs of 4.25 MiB that each
-    // carried less for the same first byte: on s3-standard a scan took 524
-    // against 394 ms with 8 GETs of 8 MiB, random reads 430 against 407 ms.
-    const lanes = Math.max(1, this.plan.concurrency - 1);
-    const wide = Math.min(lanes, this.model.saturatingGets);
-    const fillPiece = Math.max(1, Math.min(sizes.maxPiece, Math.ceil(occupancy.missingBytes / this.plan.chunkSize / wide)));
-    const fill = this.weighFill(waits, occupancy, lanes, fillPiece, now);
+    const shape = fillShape(this.model, this.plan, occupancy.missingBytes);
+    const fill = this.weighFill(waits, occupancy, shape.priceMs, now);
     if (!ahead && !fill) return null;
-    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece };
+    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece: shape.pieceChunks };
   }
 
-  private weighFill(waits: boolean, o: Occupancy, lanes: number, piece: number, now: number): boolean {
+  private weighFill(waits: boolean, o: Occupancy, buyMs: number, now: number): boolean {
     if (this.plan.fill === 'off' || o.missingBytes <= 0) return false;
     const { chunkSize, budgetChunks } = this.plan;
     if (waits) this.rental.rent(this.model.getMs(chunkSize));
-    const buyMs = this.model.parallelMs(o.missingBytes, lanes, piece * chunkSize);
     this.stats.set(Counter.fillRentUs, Math.round(this.rental.rentMs * 1000));
     this.stats.set(Counter.fillBuyUs, Math.round(buyMs * 1000));
     const why = this.rental.due(buyMs);

@@ -11,8 +11,8 @@ import type { CacheIdentity, Source, SourceInfo } from '../sources/source.js';
 export class PrefetchedSource implements Source {
   constructor(
     private readonly inner: Source,
-    /** Bytes [0, held.length) of the pinned version. */
-    private held: Uint8Array | undefined,
+    /** Bytes [0, kept.length) of the pinned version. */
+    private kept: Uint8Array | undefined,
   ) {}
 
   open(signal?: AbortSignal, prefetch?: number): Promise<SourceInfo> {
@@ -20,12 +20,17 @@ export class PrefetchedSource implements Source {
   }
 
   async read(offset: number, length: number, into: Uint8Array, signal: AbortSignal): Promise<void> {
-    const held = this.held;
-    if (!held || offset >= held.length || length === 0) return this.inner.read(offset, length, into, signal);
-    this.held = undefined;
-    const n = Math.min(length, held.length - offset);
-    into.set(held.subarray(offset, offset + n));
+    const kept = this.kept;
+    if (!kept || offset >= kept.length || length === 0) return this.inner.read(offset, length, into, signal);
+    this.kept = undefined;
+    const n = Math.min(length, kept.length - offset);
+    into.set(kept.subarray(offset, offset + n));
     if (n < length) await this.inner.read(offset + n, length - n, into.subarray(n), signal);
+  }
+
+  held(offset: number, length: number): number {
+    if (!this.kept || offset >= this.kept.length) return 0;
+    return Math.min(length, this.kept.length - offset);
   }
 
   borrow(offset: number, length: number): Uint8Array | undefined {
@@ -37,7 +42,7 @@ export class PrefetchedSource implements Source {
   }
 
   close(): Promise<void> | void {
-    this.held = undefined;
+    this.kept = undefined;
     return this.inner.close();
   }
 }

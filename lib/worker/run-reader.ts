@@ -50,7 +50,7 @@ export class RunReader {
     try {
       // The last chunk installs whole pages; the tail past the object's end is zero and no view exposes it.
       if (this.p.disk) return await this.throughDisk(first, length, run, deliver);
-      await this.timed(length, () => source.read(start, length, run.buf, this.p.signal));
+      await this.timed(start, length, () => source.read(start, length, run.buf, this.p.signal));
       run.buf.fill(0, length);
       this.counted(1, count, length);
       if (this.p.stopped()) return;
@@ -67,7 +67,7 @@ export class RunReader {
     run.buf.fill(0, length);
     const fetched = await new CachedRun(this.p.disk!, geometry.start(first), length, run.buf, chunkSize, {
       fetch: async (offset, bytes, at) => {
-        await this.timed(bytes, () => source.read(offset, bytes, run.buf.subarray(at), this.p.signal));
+        await this.timed(offset, bytes, () => source.read(offset, bytes, run.buf.subarray(at), this.p.signal));
         this.counted(1, 0, bytes);
       },
       install: async (i, n) => {
@@ -86,7 +86,11 @@ export class RunReader {
     stats.add(Counter.chunksFetched, fetched);
   }
 
-  private async timed(bytes: number, read: () => Promise<void>): Promise<void> {
+  /** Reads bytes [offset, offset+length), timed for the network model
+   *  unless the source holds them all in memory (the open's first chunk). */
+  private async timed(offset: number, length: number, read: () => Promise<void>): Promise<void> {
+    const bytes = length - (this.p.source.held?.(offset, length) ?? 0);
+    if (bytes <= 0) return read();
     const get = this.p.timer.begin();
     let done = 0;
     try {
