@@ -43,7 +43,7 @@ export const Counter = {
   sharedEvictions: 33,
   sharedFallbacks: 34,
 } as const;
-const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room'] as const;
+const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room', 'shared'] as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
 const BUCKETS = 40 * BUCKETS_PER_DOUBLING;
@@ -125,7 +125,7 @@ export interface MappingStats {
   /** The background fill: whether, when and why it started. */
   fill: {
     started: boolean;
-    /** 'pays' (the faults' waits reached half its price), 'eager', 'off', 'no room' (it paid but would not fit), 'none' (not yet). */
+    /** 'pays' (the faults' waits reached half its price), 'eager', 'off', 'no room' (it paid but would not fit), 'shared' (it would pay, but another process maps the same shared pages: not yet), 'none' (not yet). */
     why: (typeof FILL_WHY)[number];
     /** Faults served when it started; -1 if it did not. */
     atFault: number;

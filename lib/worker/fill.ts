@@ -13,7 +13,7 @@ import { POLICY } from '../shared/defaults.js';
 import type { FillMode } from '../shared/plan.js';
 
 /** Why a fill did or did not start: stats().fill.why reads these codes (lib/shared/stats.ts). */
-export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4 } as const;
+export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, shared: 5 } as const;
 
 export class SkiRental {
   /** What the faults' waits have cost so far, by the model, in ms. */
@@ -25,6 +25,11 @@ export class SkiRental {
   /** A fault waited on the network. */
   rent(ms: number): void {
     this.rentMs += ms;
+  }
+
+  /** 'auto' would buy now: the rent has reached its share of `buyMs`. */
+  pays(buyMs: number): boolean {
+    return !this.decided && this.mode === 'auto' && this.rentMs >= buyMs * POLICY.fill.startAt;
   }
 
   /** Called at a fault: FillWhy.pays or .eager once (then never again), else null.

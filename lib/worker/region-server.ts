@@ -212,6 +212,7 @@ export class RegionServer {
     const plan = this.policy.onFault(chunk, waits, {
       missingBytes: this.geometry.size - this.resident.bytes - this.flight.size * this.geometry.chunkSize,
       residentBytes: this.resident.bytes,
+      sharedWithOthers: () => this.shared?.othersMapping() ?? false,
     });
     if (!plan) return;
     for (const m of plan.markers) this.markers.plan(m);
