@@ -67,7 +67,7 @@ export const statCommand: CommandModule<GlobalArgs, StatArgs> = {
         readahead: opts.readahead,
         cacheSize: opts.cacheSize,
         concurrency: opts.concurrency,
-        fill: opts.fill,
+        fill: opts.plan.fill, // the plan's: readahead 0 turns 'auto' off
         fetchPlan: opts.plan,
         diskCache: opts.diskCache && { ...opts.diskCache, room: diskCacheRoom(opts.diskCache.dir, opts.diskCache.maxBytes) },
         shared: shared.shared,

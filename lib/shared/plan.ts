@@ -56,18 +56,18 @@ export function planFetch(o: PlanInput): FetchPlan {
   };
 }
 
-/** A fill of `missingBytes`: the connections it may use (all but one, left
- *  to faults), its GETs' size in chunks (the model's piece, or spread over
+/** A fill of `missingBytes` over every connection but one (left to
+ *  faults): its GETs' size in chunks (the model's piece, or spread over
  *  as many GETs as carry the aggregate if that is fewer: a small object goes
  *  wide at once), and its price by the model, in ms. Spread over all 15, a
  *  64 MiB object went out in GETs of 4.25 MiB that each carried less for
  *  the same first byte: on s3-standard a scan took 524 against 394 ms with 8
  *  GETs of 8 MiB, random reads 430 against 407 ms. */
-export function fillShape(model: NetworkModel, plan: FetchPlan, missingBytes: number): { lanes: number; pieceChunks: number; priceMs: number } {
+export function fillShape(model: NetworkModel, plan: FetchPlan, missingBytes: number, maxPiece = modelSizes(model, plan).maxPiece): { pieceChunks: number; priceMs: number } {
   const lanes = Math.max(1, plan.concurrency - 1);
   const wide = Math.min(lanes, model.saturatingGets);
-  const pieceChunks = Math.max(1, Math.min(modelSizes(model, plan).maxPiece, Math.ceil(missingBytes / plan.chunkSize / wide)));
-  return { lanes, pieceChunks, priceMs: model.parallelMs(missingBytes, lanes, pieceChunks * plan.chunkSize) };
+  const pieceChunks = Math.max(1, Math.min(maxPiece, Math.ceil(missingBytes / plan.chunkSize / wide)));
+  return { pieceChunks, priceMs: model.parallelMs(missingBytes, lanes, pieceChunks * plan.chunkSize) };
 }
 
 /** The model's sizes for this plan, in chunks: the efficient GET (at most

@@ -26,9 +26,9 @@
 //   no write is half done), scans, deletes the least recently used entries
 //   down to the low water mark and sets the counter to what is left.
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getSystemErrorName } from 'node:util';
 import { blockName, CACHE_BLOCK, identityBytes, LOCKS_FILE, META_FILE, objectDirName, versionDirName, type CacheIdentity } from '../shared/cache-layout.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { io, LookupStatus } from '../shared/native-io.js';
@@ -89,7 +89,7 @@ export class ObjectCache {
     this.ensureDirs();
     const fd = io.cacheLockFileOpen(join(this.dir, LOCKS_FILE));
     if (fd < 0) {
-      const code = Object.entries(osConstants.errno).find(([, n]) => n === -fd)?.[0] ?? 'EIO';
+      const code = getSystemErrorName(fd);
       throw Object.assign(new Error(`cannot open ${join(this.dir, LOCKS_FILE)} (${code})`), { code });
     }
     this.lockFd = fd;

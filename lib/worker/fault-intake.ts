@@ -20,6 +20,9 @@ interface Waiting {
   threads: number[];
 }
 
+
+/** What settle() returns for a chunk no thread waits on (most readahead and fill chunks). */
+const NO_THREADS: readonly number[] = [];
 export class FaultIntake {
   private readonly batch = new Float64Array(FAULT_BATCH);
   private readonly tids = new Uint32Array(FAULT_BATCH);
@@ -81,7 +84,7 @@ export class FaultIntake {
    *  service times. Returns the threads that waited (empty if none). */
   settle(chunk: number): readonly number[] {
     const w = this.waiting.get(chunk);
-    if (!w) return [];
+    if (!w) return NO_THREADS;
     this.waiting.delete(chunk);
     const now = performance.now();
     for (const t of w.times) this.stats.latency((now - t) * 1000);

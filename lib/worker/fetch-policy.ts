@@ -94,15 +94,16 @@ export class FetchPolicy implements GetTimer {
     const sizes = modelSizes(this.model, this.plan);
     this.readahead?.tune(sizes);
     const ahead = this.readahead?.onFault(chunk) ?? null;
-    const shape = fillShape(this.model, this.plan, occupancy.missingBytes);
-    const fill = this.weighFill(waits, occupancy, shape.priceMs, now);
-    if (!ahead && !fill) return null;
-    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill, fillPiece: shape.pieceChunks };
+    const fillPiece = this.weighFill(waits, occupancy, sizes.maxPiece, now);
+    if (!ahead && !fillPiece) return null;
+    return { pieces: ahead?.pieces ?? [], markers: ahead?.markers ?? [], fill: fillPiece > 0, fillPiece };
   }
 
-  private weighFill(waits: boolean, o: Occupancy, buyMs: number, now: number): boolean {
-    if (this.plan.fill === 'off' || o.missingBytes <= 0) return false;
+  /** The fill's GET size in chunks if it starts at this fault, else 0. */
+  private weighFill(waits: boolean, o: Occupancy, maxPiece: number, now: number): number {
+    if (this.plan.fill === 'off' || o.missingBytes <= 0) return 0;
     const { chunkSize, budgetChunks } = this.plan;
+    const { pieceChunks, priceMs: buyMs } = fillShape(this.model, this.plan, o.missingBytes, maxPiece);
     if (waits) this.rental.rent(this.model.getMs(chunkSize));
     this.stats.set(Counter.fillRentUs, Math.round(this.rental.rentMs * 1000));
     this.stats.set(Counter.fillBuyUs, Math.round(buyMs * 1000));
@@ -113,18 +114,18 @@ export class FetchPolicy implements GetTimer {
     // copies. Asked again at later faults: the others may close.
     if (this.rental.pays(buyMs) && o.sharedWithOthers?.()) {
       this.stats.set(Counter.fillWhy, FillWhy.shared);
-      return false;
+      return 0;
     }
     const why = this.rental.due(buyMs);
-    if (why === null) return false;
+    if (why === null) return 0;
     if (o.missingBytes > fillRoom(budgetChunks * chunkSize, o.residentBytes)) {
       this.stats.set(Counter.fillWhy, FillWhy.noRoom);
-      return false;
+      return 0;
     }
     this.stats.set(Counter.fillWhy, why);
     this.stats.set(Counter.fillAtFault, this.faults);
     this.stats.set(Counter.fillAtMs, Math.round(now - this.firstFault));
-    return true;
+    return pieceChunks;
   }
 
   private publish(): void {

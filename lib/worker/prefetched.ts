@@ -21,9 +21,9 @@ export class PrefetchedSource implements Source {
 
   async read(offset: number, length: number, into: Uint8Array, signal: AbortSignal): Promise<void> {
     const kept = this.kept;
-    if (!kept || offset >= kept.length || length === 0) return this.inner.read(offset, length, into, signal);
+    const n = this.held(offset, length);
+    if (!kept || n === 0) return this.inner.read(offset, length, into, signal);
     this.kept = undefined;
-    const n = Math.min(length, kept.length - offset);
     into.set(kept.subarray(offset, offset + n));
     if (n < length) await this.inner.read(offset + n, length - n, into.subarray(n), signal);
   }

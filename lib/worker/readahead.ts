@@ -80,7 +80,8 @@ export class Readahead {
   }
 
   tune(t: ReadaheadTuning): void {
-    this.tuning = { maxPiece: Math.max(1, t.maxPiece), gap: Math.max(0, t.gap) };
+    this.tuning.maxPiece = Math.max(1, t.maxPiece);
+    this.tuning.gap = Math.max(0, t.gap);
   }
 
   setMode(mode: ReadaheadMode): void {

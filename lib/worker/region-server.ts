@@ -64,6 +64,8 @@ export class RegionServer {
   private readonly cache: ChunkCache | null;
   private readonly disk: ObjectCache | null;
   private readonly shared: SharedGate | null;
+  /** Another process maps the same shared pages (asked by the fill's decision). */
+  private readonly othersMapping = (): boolean => this.shared?.othersMapping() ?? false;
   private readonly reader: RunReader;
   private readonly placement: Placement;
   private readonly policy: FetchPolicy;
@@ -212,7 +214,7 @@ export class RegionServer {
     const plan = this.policy.onFault(chunk, waits, {
       missingBytes: this.geometry.size - this.resident.bytes - this.flight.size * this.geometry.chunkSize,
       residentBytes: this.resident.bytes,
-      sharedWithOthers: () => this.shared?.othersMapping() ?? false,
+      sharedWithOthers: this.othersMapping,
     });
     if (!plan) return;
     for (const m of plan.markers) this.markers.plan(m);
