@@ -18,7 +18,7 @@ export interface S3MapOptions extends MapOptions, S3ClientOptions {
   retry?: RetryOptions;
 }
 
-/** Maps s3://bucket/key (or { bucket, key }). HEAD pins size and ETag; bytes are fetched on first touch. */
+/** Maps s3://bucket/key (or { bucket, key }). One ranged GET of the first chunk pins size and ETag (a HEAD only where its answer lacks them); the rest is fetched on first touch. */
 export async function mapObject(target: string | S3Location, options: S3MapOptions = {}): Promise<Mapping> {
   const loc = parseS3Url(target);
   const { endpoint, region, profile, credentials, forcePathStyle, caBundle, retry, ...mapOptions } = options;

@@ -37,6 +37,8 @@ export class ChunkFlight {
   private readonly pending = new Map<number, Promise<void>>();
   /** Chunks carried by fill runs in flight. */
   private readonly filling = new Set<number>();
+  /** A fault's own GET of a chunk inside a fill run, joined by later faults on it. */
+  private readonly ownGets = new Map<number, Promise<void>>();
   private scheduler!: FetchScheduler;
 
   constructor(private readonly p: FlightParts) {}
@@ -76,7 +78,15 @@ export class ChunkFlight {
       // second install of the same pages is EEXIST, harmless; the chunk is
       // fetched twice). Pricing which lands first by the model waited 1.7 s
       // on a loaded machine, where the fill ran at a fifth of the model's speed.
-      return this.scheduler.request(chunk, true, 1).catch((err) => this.failed(chunk, err));
+      let own = this.ownGets.get(chunk);
+      if (!own) {
+        own = this.scheduler
+          .request(chunk, true, 1)
+          .catch((err) => this.failed(chunk, err))
+          .finally(() => this.ownGets.delete(chunk));
+        this.ownGets.set(chunk, own);
+      }
+      return own;
     }
     if (existing) {
       if (urgent) this.scheduler.promote(chunk);

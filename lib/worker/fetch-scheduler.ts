@@ -65,7 +65,8 @@ export class FetchScheduler {
   private running = 0;
   /** While > 0, queued fetches wait so that neighbours can join one run. */
   private holds = 0;
-  private stopped = false;
+  /** Set by stop(): what every later request is rejected with. */
+  private stopped: Error | null = null;
 
   constructor(
     private readonly schedule: FetchSchedule,
@@ -81,6 +82,18 @@ export class FetchScheduler {
    *  run started by this chunk carries at most `maxRun` chunks (readahead
    *  pieces); never more than the schedule's maxRunChunks. */
   request(chunk: number, urgent: boolean, maxRun = this.schedule.maxRunChunks, fill = false): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stopped);
+    const queued = this.queued.get(chunk);
+    if (queued) {
+      // Asked again while queued: one entry settles both, else stop() would
+      // reject only the one the map still names.
+      if (urgent) this.promote(chunk);
+      return new Promise<void>((resolve, reject) => {
+        const [res, rej] = [queued.resolve, queued.reject];
+        queued.resolve = () => (res(), resolve());
+        queued.reject = (err) => (rej(err), reject(err));
+      });
+    }
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = { chunk, urgent, fill: fill && !urgent, maxRun: Math.max(1, Math.min(maxRun, this.schedule.maxRunChunks)), taken: false, resolve, reject };
       this.queued.set(chunk, entry);
@@ -110,7 +123,7 @@ export class FetchScheduler {
 
   /** Rejects every queued request with `err`; runs in flight finish on their own. */
   stop(err: Error): void {
-    this.stopped = true;
+    this.stopped = err;
     this.urgent.clear();
     this.background.clear();
     this.filling.clear();

@@ -273,12 +273,31 @@ describe('FetchScheduler: stop()', () => {
     expect(h.scheduler.active).toBe(0);
   });
 
-  it('a request after stop() is never started', async () => {
+  it('a request after stop() is never started and rejects', async () => {
     const h = harness(8, 8);
     h.scheduler.stop(new Error('closed'));
-    void h.request(3, true);
+    h.request(3, true).catch(() => {});
     await settle();
     expect(h.runs).toHaveLength(0);
+    expect(h.outcome.get(3)).toBe('err:closed');
+  });
+
+  it('a chunk asked for twice while queued is one entry: one run settles both, stop() rejects both', async () => {
+    const h = harness(1, 8);
+    h.request(0, true);
+    const twice = [h.scheduler.request(5, false), h.scheduler.request(5, true)].map((p) => p.then(() => 'ok', (e: Error) => e.message));
+    h.runs[0].resolve();
+    await settle();
+    // The second ask promoted it: it runs alone, once.
+    expect(h.started()).toEqual([[0, 1, 'U'], [5, 1, 'U']]);
+    h.runs[1].resolve();
+    expect(await Promise.all(twice)).toEqual(['ok', 'ok']);
+
+    const g = harness(1, 8);
+    g.request(0, true);
+    const queued = [g.scheduler.request(7, false), g.scheduler.request(7, false)].map((p) => p.then(() => 'ok', (e: Error) => e.message));
+    g.scheduler.stop(new Error('closed'));
+    expect(await Promise.all(queued)).toEqual(['closed', 'closed']);
   });
 
   it('a release() after stop() starts nothing', async () => {
