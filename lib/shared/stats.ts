@@ -43,6 +43,8 @@ export const Counter = {
   sharedEvictions: 33,
   sharedFallbacks: 34,
 } as const;
+/** Why a fill did or did not start, as the fault worker records it (lib/worker/fill.ts); FILL_WHY names each code. */
+export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, shared: 5 } as const;
 const FILL_WHY = ['none', 'pays', 'eager', 'off', 'no room', 'shared'] as const;
 const COUNTERS = Object.keys(Counter).length;
 const BUCKETS_PER_DOUBLING = 8;
@@ -179,9 +181,8 @@ function percentile(hist: Float64Array, total: number, p: number): number {
   return 0;
 }
 
-/** A fill started: pays or eager. */
 function started(why: number): boolean {
-  return why === 1 || why === 2;
+  return why === FillWhy.pays || why === FillWhy.eager;
 }
 
 export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: number, backing: Backing = { shared: false, note: null }): MappingStats {

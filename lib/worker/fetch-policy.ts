@@ -7,8 +7,8 @@
 import type { ReadaheadMode } from '../shared/protocol.js';
 import { NetworkModel, type GetTiming } from '../shared/network-model.js';
 import { fillShape, modelSizes, type FetchPlan } from '../shared/plan.js';
-import { Counter, type StatsWriter } from '../shared/stats.js';
-import { FillWhy, SkiRental, fillRoom } from './fill.js';
+import { Counter, FillWhy, type StatsWriter } from '../shared/stats.js';
+import { SkiRental, fillRoom } from './fill.js';
 import { Readahead, type ReadaheadPlan } from './readahead.js';
 
 /** One model per endpoint, shared by every mapping of this fault worker. */

@@ -11,9 +11,8 @@ import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { POLICY } from '../shared/defaults.js';
 import type { FillMode } from '../shared/plan.js';
+import { FillWhy } from '../shared/stats.js';
 
-/** Why a fill did or did not start: stats().fill.why reads these codes (lib/shared/stats.ts). */
-export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, shared: 5 } as const;
 
 export class SkiRental {
   /** What the faults' waits have cost so far, by the model, in ms. */
@@ -36,7 +35,7 @@ export class SkiRental {
    *  `buyMs`: fetching what is missing with every connection. */
   due(buyMs: number): number | null {
     if (this.decided || this.mode === 'off') return null;
-    if (this.mode === 'eager' || this.rentMs >= buyMs * POLICY.fill.startAt) {
+    if (this.mode === 'eager' || this.pays(buyMs)) {
       this.decided = true;
       return this.mode === 'eager' ? FillWhy.eager : FillWhy.pays;
     }

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { POLICY } from '../../lib/shared/defaults.js';
 import { NetworkModel } from '../../lib/shared/network-model.js';
 import { modelSizes, planFetch } from '../../lib/shared/plan.js';
-import { FillWhy, SkiRental, fillRoom } from '../../lib/worker/fill.js';
+import { FillWhy } from '../../lib/shared/stats.js';
+import { SkiRental, fillRoom } from '../../lib/worker/fill.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
