@@ -267,4 +267,32 @@ describe('the fill (ski rental)', () => {
       await m.close();
     }
   });
+
+  it("installs a GET's chunks as its bytes come in: a reader behind the fill's front faults on none of them and sends no GET of its own", async () => {
+    // 16 MB/s per response: each 4 MiB fill GET takes about a quarter of a
+    // second, one at a time (the fill leaves the other connection to faults).
+    await tp.setNetwork({ ...PROFILES.loopback, name: 'paced', bandwidthBps: 16e6 });
+    const m = await map('small', { endpoint: `${tp.endpoint}/`, fill: 'eager', concurrency: 2, fetchSize: '4m' });
+    try {
+      expect(m.buffer[0]).toBe(content(0, 1, SEED)[0]);
+      expect(m.stats().fill).toMatchObject({ started: true, why: 'eager' });
+      // The first MiB after the first chunk is resident while the fill's first GET is still in flight.
+      const front = chunk + MiB;
+      for (let i = 0; i < 400 && m.stats().residentBytes < front; i++) await sleep(2);
+      expect(m.stats().residentBytes).toBeGreaterThanOrEqual(front);
+      const log = await tp.log();
+      expect(log.map((e) => [e.range, e.doneAt])).toEqual([[`bytes=${chunk}-${chunk + 4 * MiB - 1}`, undefined]]);
+      const faults = m.stats().faults;
+      for (let o = chunk; o < front; o += 4096) expect(m.buffer[o]).toBe(content(o, 1, SEED)[0]);
+      expect(m.stats().faults).toBe(faults);
+      await idle(m);
+      // Nothing was fetched twice, and no chunk by a GET of its own.
+      const runs = await getRuns();
+      expect(runs.filter(([, count]) => count === 1)).toEqual([]);
+      expect(runs.reduce((n, [, count]) => n + count, 0)).toBe(m.size / chunk - 1);
+      expect(Buffer.compare(m.buffer, content(0, m.size, SEED))).toBe(0);
+    } finally {
+      await m.close();
+    }
+  });
 });

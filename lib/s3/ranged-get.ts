@@ -21,6 +21,9 @@ export interface RangedGet {
   signal: AbortSignal;
   /** Counts body bytes as they arrive, those of attempts that fail later included. */
   onBytes: (n: number) => void;
+  /** Bytes `into[0..n)` are in place: only after the status, Content-Range
+   *  and length were checked, so they are the pinned version's bytes. */
+  placed?: (n: number) => void;
   /** Names the endpoint and the object in messages; scrubs them. */
   error: (code: string, message: string, opts?: { status?: number; cause?: unknown }) => S3MmapError;
   where: { endpoint: string; url: string };
@@ -52,7 +55,7 @@ export async function rangedGet(g: RangedGet): Promise<void> {
 }
 
 /** Resolves only with exactly `length` bytes in `into`. Also reads the open's first GET (pin.ts). */
-export function copyBody(body: Readable, g: Pick<RangedGet, 'into' | 'length' | 'signal' | 'onBytes' | 'error' | 'where'>): Promise<void> {
+export function copyBody(body: Readable, g: Pick<RangedGet, 'into' | 'length' | 'signal' | 'onBytes' | 'placed' | 'error' | 'where'>): Promise<void> {
   const { into, length, signal } = g;
   return new Promise<void>((resolve, reject) => {
     let pos = 0;
@@ -73,6 +76,7 @@ export function copyBody(body: Readable, g: Pick<RangedGet, 'into' | 'length' | 
       }
       into.set(chunk, pos);
       pos += chunk.length;
+      g.placed?.(pos);
     };
     const onEnd = () => {
       if (pos === length) finish();

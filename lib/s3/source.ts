@@ -98,7 +98,7 @@ export class S3Source implements Source {
     }
   }
 
-  async read(offset: number, length: number, into: Uint8Array, signal: AbortSignal): Promise<void> {
+  async read(offset: number, length: number, into: Uint8Array, signal: AbortSignal, progress?: (bytes: number) => void): Promise<void> {
     const info = this.pinned;
     if (!info || !this.conn) throw this.closed.signal.aborted ? this.closedError() : new S3MmapError('NotOpen', 's3mmap: read() before open(); open the source first');
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > info.size || into.length < length) {
@@ -115,7 +115,7 @@ export class S3Source implements Source {
         if (signal.aborted) throw this.abortError(offset, length, signal.reason);
         if (!this.conn) throw this.closedError();
         timeoutMs = Math.max(1, Math.min(this.retry.requestTimeoutMs, giveUpAt - Date.now()));
-        return this.readOnce(offset, length, into, signal, timeoutMs);
+        return this.readOnce(offset, length, into, signal, timeoutMs, progress);
       },
       // An attempt cut short by the read deadline rather than by
       // requestTimeoutMs says nothing about the server: report what the
@@ -143,7 +143,7 @@ export class S3Source implements Source {
   }
 
   /** One attempt, under its own timeout; the caller's abort and close() end it too. */
-  private async readOnce(offset: number, length: number, into: Uint8Array, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  private async readOnce(offset: number, length: number, into: Uint8Array, signal: AbortSignal, timeoutMs: number, progress?: (bytes: number) => void): Promise<void> {
     const attempt = this.track(signal);
     const timedOut = Object.assign(new Error(`no complete response within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
     const timer = setTimeout(() => attempt.controller.abort(timedOut), timeoutMs);
@@ -153,6 +153,7 @@ export class S3Source implements Source {
         client: this.conn!.client, bucket: this.bucket, key: this.key, etag: this.pinned!.version, size: this.pinned!.size,
         offset, length, into, signal: attempt.controller.signal,
         onBytes: (n) => { this.stats.bytes += n; },
+        placed: progress,
         error: (code, message, opts) => this.error(code, message, opts),
         where: { endpoint: this.endpoint(), url: this.url },
       });

@@ -30,8 +30,10 @@ export interface Source {
   takePrefetched?(): Uint8Array | undefined;
   /** Fill `into[0..length)` with bytes [offset, offset+length) of the pinned
    *  version, or reject. Must not touch mapped memory, must not use the libuv
-   *  pool. `into.length >= length`. */
-  read(offset: number, length: number, into: Uint8Array, signal: AbortSignal): Promise<void>;
+   *  pool. `into.length >= length`. `progress`, if the source can: called
+   *  with n as bytes `into[0..n)` are in place (a retry may start n again
+   *  from 0: the same bytes again); the caller may install them at once. */
+  read(offset: number, length: number, into: Uint8Array, signal: AbortSignal, progress?: (bytes: number) => void): Promise<void>;
   /** Optional, for sources that hold the bytes in memory: a view of exactly
    *  [offset, offset+length), or undefined when the range is not all there
    *  (e.g. it runs past the end). The fault worker installs from it directly. */

@@ -1,8 +1,9 @@
 // Single flight for one mapping's chunks: a chunk being fetched and
 // installed has one promise however many faults, load()s and prefetches want
 // it; it comes from a held readahead marker, the chunk cache, or a run the
-// fetch scheduler starts and the run reader reads. A fault on a chunk inside
-// a fill's large GET gets a GET of its own, served first. A chunk that cannot
+// fetch scheduler starts and the run reader reads. A fault on a chunk whose
+// bytes a run in flight already has is installed from them at once; one
+// further inside a fill's large GET gets a GET of its own, served first. A chunk that cannot
 // be read is poisoned. In a shared region a chunk goes through the shared
 // gate first (shared-gate.ts): one that another process installed or is
 // fetching is not fetched here, whoever asks (a fault, load(), readahead,
@@ -14,6 +15,7 @@ import type { Markers } from './markers.js';
 import type { Placement } from './placement.js';
 import type { PoisonList } from './poison.js';
 import type { ResidentSet } from './residency.js';
+import { RunFront } from './run-front.js';
 import type { RunReader } from './run-reader.js';
 import type { SharedGate } from './shared-gate.js';
 
@@ -31,12 +33,17 @@ export interface FlightParts {
   ownGetBehindFill: boolean;
   /** The shared region's gate, or null: private memory. */
   shared: SharedGate | null;
+  /** Chunk size, and whether a fault waits on a chunk now (runs install early for it). */
+  chunkSize: number;
+  waited: (chunk: number) => boolean;
 }
 
 export class ChunkFlight {
   private readonly pending = new Map<number, Promise<void>>();
   /** Chunks carried by fill runs in flight. */
   private readonly filling = new Set<number>();
+  /** Chunks of runs of two or more in flight: how far each run's bytes are. */
+  private readonly fronts = new Map<number, RunFront>();
   /** A fault's own GET of a chunk inside a fill run, joined by later faults on it. */
   private readonly ownGets = new Map<number, Promise<void>>();
   private scheduler!: FetchScheduler;
@@ -73,6 +80,8 @@ export class ChunkFlight {
       return placement.install(chunk, 1, held).catch((err) => this.failed(chunk, err));
     }
     const existing = this.pending.get(chunk);
+    const front = urgent ? this.fronts.get(chunk) : undefined;
+    if (existing && front?.has(chunk)) return front.flush(chunk).catch((err) => this.failed(chunk, err));
     if (existing && urgent && this.p.ownGetBehindFill && this.filling.has(chunk)) {
       // Behind a fill's large GET: a GET of its own is served first (the
       // second install of the same pages is EEXIST, harmless; the chunk is
@@ -106,12 +115,19 @@ export class ChunkFlight {
   async readRun(first: number, count: number, urgent: boolean, fill: boolean): Promise<void> {
     const { stats, reader, placement } = this.p;
     stats.add(Counter.inflight);
-    if (fill) for (let c = first; c < first + count; c++) this.filling.add(c);
+    const front = count > 1 ? new RunFront(first, count, this.p.chunkSize, this.p.waited) : undefined;
+    for (let c = first; c < first + count; c++) {
+      if (fill) this.filling.add(c);
+      if (front) this.fronts.set(c, front);
+    }
     try {
-      await reader.read(first, count, (chunk, n, data) => placement.deliver(chunk, n, data, urgent));
+      await reader.read(first, count, (chunk, n, data) => placement.deliver(chunk, n, data, urgent), front);
     } finally {
       stats.add(Counter.inflight, -1);
-      if (fill) for (let c = first; c < first + count; c++) this.filling.delete(c);
+      for (let c = first; c < first + count; c++) {
+        if (fill) this.filling.delete(c);
+        if (front) this.fronts.delete(c);
+      }
     }
   }
 

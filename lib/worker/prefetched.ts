@@ -19,13 +19,14 @@ export class PrefetchedSource implements Source {
     return this.inner.open(signal, prefetch);
   }
 
-  async read(offset: number, length: number, into: Uint8Array, signal: AbortSignal): Promise<void> {
+  async read(offset: number, length: number, into: Uint8Array, signal: AbortSignal, progress?: (bytes: number) => void): Promise<void> {
     const kept = this.kept;
     const n = this.held(offset, length);
-    if (!kept || n === 0) return this.inner.read(offset, length, into, signal);
+    if (!kept || n === 0) return this.inner.read(offset, length, into, signal, progress);
     this.kept = undefined;
     into.set(kept.subarray(offset, offset + n));
-    if (n < length) await this.inner.read(offset + n, length - n, into.subarray(n), signal);
+    progress?.(n);
+    if (n < length) await this.inner.read(offset + n, length - n, into.subarray(n), signal, progress && ((b) => progress(n + b)));
   }
 
   held(offset: number, length: number): number {

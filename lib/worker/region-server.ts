@@ -112,6 +112,7 @@ export class RegionServer {
       placement: this.placement, markers: this.markers, cache: this.cache, reader: this.reader,
       resident: this.resident, poisoned: this.poisoned, stats: this.stats, stopped: () => this.stopped,
       ownGetBehindFill: !this.disk, shared: this.shared,
+      chunkSize: this.geometry.chunkSize, waited: (c) => this.intake.isWaiting(c),
     });
     const { concurrency, fetchChunks: maxRunChunks } = serve.plan;
     this.scheduler = new FetchScheduler({ concurrency, maxRunChunks }, (first, count, urgent, fill) => this.flight.readRun(first, count, urgent, fill));

@@ -2,7 +2,8 @@
 // installed: lent by a source that holds them in memory, read through the
 // disk cache (cached-run.ts: blocks on disk read back, the rest fetched,
 // chunks handed over as their bytes come in), or fetched straight into a
-// pooled buffer. Counts what was fetched and keeps fetched chunks in the
+// pooled buffer (chunks handed over as the GET's bytes come in, run-front.ts).
+// Counts what was fetched and keeps fetched chunks in the
 // memory cache. Fault worker thread; its buffers are its own (rule 1).
 import { Counter, type StatsWriter } from '../shared/stats.js';
 import type { Source } from '../sources/source.js';
@@ -12,6 +13,7 @@ import type { ChunkCache } from './chunk-cache.js';
 import type { ChunkGeometry } from './chunk-geometry.js';
 import type { ObjectCache } from './disk-cache.js';
 import type { GetTimer } from './fetch-policy.js';
+import type { RunFront } from './run-front.js';
 
 /** Chunks [chunk, chunk+count) are in `data` (whole pages): install them. */
 export type Deliver = (chunk: number, count: number, data: Buffer) => Promise<void>;
@@ -35,7 +37,9 @@ export interface RunReaderParts {
 export class RunReader {
   constructor(private readonly p: RunReaderParts) {}
 
-  async read(first: number, count: number, deliver: Deliver): Promise<void> {
+  /** `front`: where a run fetched straight reports its bytes as they come in
+   *  (its chunks are installed then); without it, the run is installed whole. */
+  async read(first: number, count: number, deliver: Deliver, front?: RunFront): Promise<void> {
     const { source, geometry } = this.p;
     const start = geometry.start(first);
     const length = geometry.bytes(first, count);
@@ -50,13 +54,17 @@ export class RunReader {
     try {
       // The last chunk installs whole pages; the tail past the object's end is zero and no view exposes it.
       if (this.p.disk) return await this.throughDisk(first, length, run, deliver);
-      await this.timed(start, length, () => source.read(start, length, run.buf, this.p.signal));
+      front?.start(run.buf, deliver);
+      const progress = front && ((bytes: number) => front.progress(bytes));
+      await this.timed(start, length, () => source.read(start, length, run.buf, this.p.signal, progress));
       run.buf.fill(0, length);
       this.counted(1, count, length);
       if (this.p.stopped()) return;
       this.p.cache?.putRun(first, count, run);
-      await deliver(first, count, run.buf);
+      await (front ? front.finish(run.buf) : deliver(first, count, run.buf));
     } finally {
+      // Installs handed over early read the buffer until they are done.
+      await front?.settled().catch(() => {});
       run.unref();
     }
   }
