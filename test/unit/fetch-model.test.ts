@@ -35,6 +35,22 @@ describe('NetworkModel', () => {
     expect(m.samples).toBe(80);
   });
 
+  it("a figure's first GET replaces its seed, then it is the mean of its GETs until each weighs less than the smoothing (a fifth)", () => {
+    const m = new NetworkModel();
+    const at = (fb: number) => fb + (65536 / 85e6) * 1000;
+    // Loopback: 4 ms GETs, the first of a cold process 10 ms.
+    m.observe(64 * KiB, at(10));
+    expect(m.firstByteMs).toBeCloseTo(10, 6);
+    for (const fb of [4, 4, 4, 4]) m.observe(64 * KiB, at(fb));
+    expect(m.firstByteMs).toBeCloseTo((10 + 4 * 4) / 5, 6);
+    // From the fifth on, each GET weighs a fifth.
+    m.observe(64 * KiB, at(4));
+    expect(m.firstByteMs).toBeCloseTo(5.2 + 0.2 * (4 - 5.2), 6);
+    // The bandwidth counts its own GETs: its first replaces the seed too.
+    m.observe(8 * MiB, m.firstByteMs + 20);
+    expect(m.bytesPerSec).toBeCloseTo((8 * MiB) / 0.02, 0);
+  });
+
   it('ignores GETs that say nothing (no bytes, no time)', () => {
     const m = new NetworkModel();
     m.observe(0, 5);
