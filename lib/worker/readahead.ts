@@ -22,6 +22,10 @@ interface Stream {
   steps: number;
   /** Chunks kept queued ahead of the reader; 0 until confirmed. */
   window: number;
+  /** Where a run as long as the last stream's would end: asked whole at confirmation. */
+  target: number;
+  /** Chunks per GET of what it asked last going up. */
+  piece: number;
   used: number;
 }
 
@@ -69,6 +73,8 @@ export class Readahead {
   private fresh: number[] = [];
   private mode: ReadaheadMode = 'normal';
   private tick = 0;
+  /** Chunks the last stream the reader left had read (0: none yet). */
+  private lastRun = 0;
   private tuning: ReadaheadTuning = { maxPiece: 1, gap: 0 };
 
   constructor(private readonly limits: ReadaheadLimits) {}
@@ -89,6 +95,17 @@ export class Readahead {
     this.streams = [];
     this.strides = [];
     this.fresh = [];
+    this.lastRun = 0;
+  }
+
+  /** A fault away from every stream: the reader left the one it used last,
+   *  and how far that went upward is the best guess at how far the next goes. */
+  private noteLeft(): void {
+    let recent: Stream | undefined;
+    for (const st of this.streams) if (!recent || st.used > recent.used) recent = st;
+    if (!recent || recent.window === 0 || recent.last < recent.origin) return;
+    // Its last fault was on a marker, at the start of a piece: that piece read whole.
+    this.lastRun = Math.min(recent.end, recent.last + recent.piece) - recent.origin;
   }
 
   /** A fault at `chunk`: what to fetch ahead of it, or null. */
@@ -98,10 +115,11 @@ export class Readahead {
     const s = this.streams.find((st) => this.continues(st, chunk));
     if (s) return this.stepStream(s, chunk);
     const strided = this.stepStride(chunk);
+    this.noteLeft();
     this.fresh.push(chunk);
     if (this.fresh.length > strideTouches - 1) this.fresh.shift();
     // A new stream: a sequential one is confirmed by the faults that follow it.
-    const fresh: Stream = { origin: chunk, last: chunk, start: chunk, end: chunk + 1, steps: 0, window: 0, used: this.tick };
+    const fresh: Stream = { origin: chunk, last: chunk, start: chunk, end: chunk + 1, steps: 0, window: 0, target: 0, piece: 1, used: this.tick };
     this.streams.push(fresh);
     if (this.streams.length > maxStreams) {
       this.streams.sort((a, b) => b.used - a.used);
@@ -134,12 +152,25 @@ export class Readahead {
     s.start = Math.min(s.start, chunk);
     s.end = Math.max(s.end, chunk + 1);
     if (s.steps < confirmSteps) return null;
-    // The window is what the stream has read (its faults were all close, so
-    // the distance from its origin is what it went through).
-    const read = Math.abs(chunk - s.origin) + 1;
-    s.window = Math.max(s.window, Math.min(maxWindow, Math.max(initialWindow, Math.ceil(read * windowPerRead))));
-    const piece = this.piece(s.window);
+    // A stream going up is asked at once as far as the last stream the
+    // reader left went (a columnar reader reads each batch's column as far as
+    // the one before; Arrow's 16 MiB column of a 128 MiB batch took a round
+    // trip per doubling of its window); past that, by its window.
+    if (s.window === 0 && !down) s.target = Math.min(chunks, s.origin + Math.min(this.lastRun, maxWindow));
+    const targeted = !down && s.target > chunk + 1;
+    if (targeted) {
+      s.window = Math.max(s.window, initialWindow);
+    } else {
+      // The window is what the stream has read (its faults were all close,
+      // so the distance from its origin is what it went through); past a
+      // target, what it read past that: a run a little longer than the last
+      // is overshot by about its excess, not its length.
+      const from = !down && s.target > s.origin ? s.target : s.origin;
+      const read = Math.abs(chunk - from) + 1;
+      s.window = Math.max(s.window, Math.min(maxWindow, Math.max(initialWindow, Math.ceil(read * windowPerRead))));
+    }
     if (down) {
+      const piece = this.piece(s.window);
       // Not clipped to what was asked: a reader copying block after block,
       // each from its end, leaves holes below its last fault (the caller
       // skips chunks fetched or on their way). Nearest piece first.
@@ -152,9 +183,11 @@ export class Readahead {
     }
     // The frontier moves in whole pieces (few large GETs, not one small one
     // per fault); below it, holes are asked again (copies out of order).
-    let to = Math.min(chunks, chunk + 1 + s.window);
+    let to = Math.min(chunks, targeted ? s.target : chunk + 1 + s.window);
+    const piece = this.piece(Math.max(s.window, to - chunk - 1));
+    s.piece = piece;
     const frontier = Math.max(chunk + 1, Math.min(s.end, to));
-    if (to < chunks) to = frontier + Math.floor((to - frontier) / piece) * piece;
+    if (to < chunks && !targeted) to = frontier + Math.floor((to - frontier) / piece) * piece;
     s.end = Math.max(s.end, to);
     if (to <= chunk + 1) return null;
     const pieces: Array<[number, number]> = [];

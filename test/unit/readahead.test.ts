@@ -99,6 +99,34 @@ describe('Readahead: a stream and its window', () => {
   });
 });
 
+describe('Readahead: runs as long as the last', () => {
+  it("a new stream going up is asked at once as far as the last stream the reader left went; past that, by what it read past that", () => {
+    const r = ra(100_000, 512);
+    confirm(r, 0);
+    r.onFault(8);
+    // The last fault of a run: on the first chunk of a piece of 2, so a run of 20.
+    expect(r.onFault(18)!.pieces[0]).toEqual([19, 21]);
+    // A batch's column further on: confirmed, it is asked up to 20 chunks from its start.
+    expect(confirm(r, 1000)).toEqual({ pieces: pieces(1004, 1020, 1), markers: [] });
+    // A fault inside asks nothing past that (the holes below are asked
+    // again; the caller skips what is on its way).
+    expect(Math.max(...asked(r.onFault(1010)))).toBe(1019);
+    // Past it, a window of what was read past it (4 at least), not of the 21 read.
+    expect(asked(r.onFault(1020))).toEqual([1021, 1022, 1023, 1024]);
+    expect(asked(r.onFault(1025))).toEqual([1026, 1027, 1028, 1029, 1030, 1031]);
+  });
+
+  it('only a confirmed stream going up sets the length: random faults and a reader moving down leave the window rule alone', () => {
+    const r = ra(100_000, 512);
+    for (const c of [500, 9000, 300, 70_000]) expect(r.onFault(c)).toBeNull();
+    expect(confirm(r, 2000)).toEqual({ pieces: pieces(2004, 2008, 1), markers: [] });
+    const down = ra(100_000, 512);
+    for (const c of [600, 599, 598, 597]) down.onFault(c);
+    down.onFault(590);
+    expect(confirm(down, 3000)).toEqual({ pieces: pieces(3004, 3008, 1), markers: [] });
+  });
+});
+
 describe('Readahead: what continues a stream', () => {
   it('a confirmed stream continues with a fault inside what it asked for, or one piece past it', () => {
     const r = ra(1000, 512);
