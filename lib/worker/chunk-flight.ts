@@ -3,11 +3,11 @@
 // it; it comes from a held readahead marker, the chunk cache, or a run the
 // fetch scheduler starts and the run reader reads. A fault on a chunk whose
 // bytes a run in flight already has is installed from them at once; one
-// further inside a fill's large GET gets a GET of its own, served first. A chunk that cannot
-// be read is poisoned. In a shared region a chunk goes through the shared
-// gate first (shared-gate.ts): one that another process installed or is
-// fetching is not fetched here, whoever asks (a fault, load(), readahead,
-// the fill). Fault worker thread.
+// further inside a fill's large GET gets a GET of its own, served first. A
+// chunk that cannot be read is poisoned. In a shared region a chunk goes
+// through the shared gate first (shared-gate.ts): one that another process
+// installed or is fetching is not fetched here, whoever asks (a fault,
+// load(), readahead, the fill). Fault worker thread.
 import { Counter, type StatsWriter } from '../shared/stats.js';
 import type { ChunkCache } from './chunk-cache.js';
 import type { FetchScheduler } from './fetch-scheduler.js';
