@@ -4,8 +4,9 @@
 // what it would without readahead; the fill starts at exactly the fault the
 // network model's seeds price it at (a memory source, whose reads the model
 // never times, keeps the seeds), never past the budget, never with
-// fill 'off'; and a fault on a chunk inside a fill's GET is served by a GET of
-// its own. Bytes are checked against the generator, not the mapping.
+// fill 'off'; a fault on a chunk inside a fill's GET is served by a GET of
+// its own; and a fill GET's chunks are installed as its bytes come in. Bytes
+// are checked against the generator, not the mapping.
 //
 // Runs in a vitest fork; the proxy runs on its own worker thread
 // (test/helpers/proxy-thread.ts) because this file's main thread touches
@@ -269,9 +270,9 @@ describe('the fill (ski rental)', () => {
   });
 
   it("installs a GET's chunks as its bytes come in: a reader behind the fill's front faults on none of them and sends no GET of its own", async () => {
-    // 16 MB/s per response: each 4 MiB fill GET takes about a quarter of a
-    // second, one at a time (the fill leaves the other connection to faults).
-    await tp.setNetwork({ ...PROFILES.loopback, name: 'paced', bandwidthBps: 16e6 });
+    // 8 MB/s per response: each 4 MiB fill GET takes about half a second,
+    // one at a time (the fill leaves the other connection to faults).
+    await tp.setNetwork({ ...PROFILES.loopback, name: 'paced', bandwidthBps: 8e6 });
     const m = await map('small', { endpoint: `${tp.endpoint}/`, fill: 'eager', concurrency: 2, fetchSize: '4m' });
     try {
       expect(m.buffer[0]).toBe(content(0, 1, SEED)[0]);
