@@ -13,7 +13,6 @@ import { POLICY } from '../shared/defaults.js';
 import type { FillMode } from '../shared/plan.js';
 import { FillWhy } from '../shared/stats.js';
 
-
 export class SkiRental {
   /** What the faults' waits have cost so far, by the model, in ms. */
   rentMs = 0;
