@@ -113,22 +113,22 @@ int TryLock(const char* path) {
 // file is created or removed per block, the lock never waits, and it goes
 // with the descriptor, so a process that dies lets go of all of them.
 // 1 taken, 0 held by another descriptor, or -errno.
-int RangeLock(int fd, uint64_t offset) {
+int RangeLock(int fd, uint64_t offset, uint64_t length) {
   struct flock l = {};
   l.l_type = F_WRLCK;
   l.l_whence = SEEK_SET;
   l.l_start = static_cast<off_t>(offset);
-  l.l_len = 1;
+  l.l_len = static_cast<off_t>(length);
   if (fcntl(fd, F_OFD_SETLK, &l) == 0) return 1;
   return errno == EAGAIN || errno == EACCES ? 0 : -errno;
 }
 
-void RangeUnlock(int fd, uint64_t offset) {
+void RangeUnlock(int fd, uint64_t offset, uint64_t length) {
   struct flock l = {};
   l.l_type = F_UNLCK;
   l.l_whence = SEEK_SET;
   l.l_start = static_cast<off_t>(offset);
-  l.l_len = 1;
+  l.l_len = static_cast<off_t>(length);
   fcntl(fd, F_OFD_SETLK, &l);
 }
 

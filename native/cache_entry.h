@@ -50,7 +50,7 @@ int TryLock(const char* path);
 
 // A block's fetch lock at `offset` of a lock file: 1 taken, 0 held by
 // another descriptor, or -errno.
-int RangeLock(int fd, uint64_t offset);
-void RangeUnlock(int fd, uint64_t offset);
+int RangeLock(int fd, uint64_t offset, uint64_t length = 1);
+void RangeUnlock(int fd, uint64_t offset, uint64_t length = 1);
 
 }  // namespace s3mmap

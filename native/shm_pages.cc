@@ -164,13 +164,19 @@ Napi::Value ShmOthersJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r < 0 ? r : r != F_UNLCK ? 1 : 0);
 }
 
-// shmLock(fd, offset) -> 1 taken, 0 held by another descriptor, -errno.
+// shmLock(fd, offset, length) -> 1 taken, 0 held by another descriptor,
+// -errno. A chunk's lock spans the chunk: the kernel merges one
+// descriptor's adjacent locks into one, so a fill holding thousands of
+// chunks keeps its lock list short; one-byte locks at each chunk's start
+// never merged, every lock and unlock walked them all, and queueing the
+// fill of a 1 GiB object (16,384 chunks) took 2.4 s.
 Napi::Value ShmLockJs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), RangeLock(static_cast<int>(Num(info, 0)), static_cast<uint64_t>(Num(info, 1))));
+  return Napi::Number::New(info.Env(), RangeLock(static_cast<int>(Num(info, 0)), static_cast<uint64_t>(Num(info, 1)),
+                                                 static_cast<uint64_t>(Num(info, 2))));
 }
 
 Napi::Value ShmUnlockJs(const Napi::CallbackInfo& info) {
-  RangeUnlock(static_cast<int>(Num(info, 0)), static_cast<uint64_t>(Num(info, 1)));
+  RangeUnlock(static_cast<int>(Num(info, 0)), static_cast<uint64_t>(Num(info, 1)), static_cast<uint64_t>(Num(info, 2)));
   return info.Env().Undefined();
 }
 
@@ -259,7 +265,7 @@ Napi::Value ShmTrimJs(const Napi::CallbackInfo& info) {
       uint64_t off = v.chunk * f.h.chunk;
       uint64_t len = std::min<uint64_t>(f.h.chunk, f.h.length - off);
       // A chunk some process is fetching is about to be installed: left alone.
-      if (RangeLock(f.fd, off) != 1) continue;
+      if (RangeLock(f.fd, off, len) != 1) continue;
       struct stat before, after;
       fstat(f.fd, &before);
       if (fallocate(f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off), static_cast<off_t>(len)) == 0) {
@@ -268,7 +274,7 @@ Napi::Value ShmTrimJs(const Napi::CallbackInfo& info) {
         fstat(f.fd, &after);
         punched += static_cast<double>(before.st_blocks - after.st_blocks) * 512;
       }
-      RangeUnlock(f.fd, off);
+      RangeUnlock(f.fd, off, len);
     }
   }
   for (auto& f : files) close(f.fd);

@@ -78,8 +78,8 @@ export interface NativeAddon {
   /** 1 when another mapping (of any process) holds the same file, 0 if not, -errno. */
   shmOthers(fd: number): number;
   /** A chunk's fetch lock (OFD byte-range lock at its offset): 1 taken, 0 another holds it, -errno. */
-  shmLock(fd: number, offset: number): number;
-  shmUnlock(fd: number, offset: number): void;
+  shmLock(fd: number, offset: number, length: number): number;
+  shmUnlock(fd: number, offset: number, length: number): void;
   /** Records when the chunk was installed (0: punched) for the cap's LRU pass. */
   shmStamp(fd: number, length: number, chunk: number, ms: number): number;
   /** fallocate(PUNCH_HOLE): the pages are freed for every process. 0 or -errno. */

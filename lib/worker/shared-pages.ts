@@ -56,7 +56,7 @@ export class SharedPages {
   /** Takes the chunk's fetch lock without waiting: 'busy' when another process fetches it. */
   claim(chunk: number): Claim {
     if (this.claimed.has(chunk)) return 'mine';
-    const r = native.shmLock(this.fd, this.geometry.start(chunk));
+    const r = native.shmLock(this.fd, this.geometry.start(chunk), this.geometry.chunkSize);
     // A lock that cannot be taken at all (-errno) must not stop the fetch: it is only a saving.
     if (r === 0) return 'busy';
     if (r === 1) this.claimed.add(chunk);
@@ -65,7 +65,7 @@ export class SharedPages {
 
   release(chunk: number): void {
     if (!this.claimed.delete(chunk) || this.closed) return;
-    native.shmUnlock(this.fd, this.geometry.start(chunk));
+    native.shmUnlock(this.fd, this.geometry.start(chunk), this.geometry.chunkSize);
   }
 
   /** Waits, at most the disk cache's lock wait (a holder that dies lets go
