@@ -242,7 +242,10 @@ describe('the fill (ski rental)', () => {
       await tp.setRule({ preset: 'always', fault: { mode: 'pass', delayMs: 400 } });
       expect(m.buffer[0]).toBe(content(0, 1, SEED)[0]);
       expect(m.stats().fill).toMatchObject({ started: true, why: 'eager', atFault: 1 });
-      expect(m.stats().fill.chunks).toBe(m.size / chunk - 1);
+      // The fill queues what its three lanes take in a round (again as each
+      // run ends, the first chunk's included), not the whole object at once.
+      expect(m.stats().fill.chunks).toBeGreaterThanOrEqual(3 * 16);
+      expect(m.stats().fill.chunks).toBeLessThanOrEqual(2 * 3 * 16);
       // Wait until the fill's GET carrying chunk 70 is at the proxy (it is
       // held there 400 ms): a fault on 70 then would wait behind it.
       const carries70 = async () => (await tp.log()).some((e) => {
@@ -261,8 +264,34 @@ describe('the fill (ski rental)', () => {
       const runs = await getRuns();
       expect(runs.filter(([first, count]) => first === 70 && count === 1)).toHaveLength(1);
       expect(runs).toContainEqual([1, 16]);
+      // Over its lap the fill queued every chunk but the first fault's, once.
+      expect(m.stats().fill.chunks).toBe(m.size / chunk - 1);
       // Three fill GETs at most in flight, and the faults' own: never more than 4.
       expect((await tp.stats()).peakInflight).toBeLessThanOrEqual(4);
+      expect(Buffer.compare(m.buffer, content(0, m.size, SEED))).toBe(0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('goes up from the fault that started it, then from the start: a reader going forward meets its bytes first', async () => {
+    const m = await map('small', { endpoint: `${tp.endpoint}/`, fill: 'eager', concurrency: 4, fetchSize: '1m' });
+    try {
+      const at = 200 * chunk + 5;
+      expect(m.buffer[at]).toBe(content(at, 1, SEED)[0]);
+      await idle(m);
+      const gets = (await tp.log())
+        .sort((a, b) => a.seq - b.seq)
+        .map((e) => /^bytes=(\d+)-(\d+)$/.exec(e.range ?? '')!)
+        .map((r) => [Number(r[1]) / chunk, (Number(r[2]) + 1 - Number(r[1])) / chunk]);
+      // The fault's own GET, then the fill's first three (its lanes), all above it.
+      expect(gets[0]).toEqual([200, 1]);
+      for (const [first] of gets.slice(1, 4)) expect(first).toBeGreaterThan(200);
+      // The rest of the object, each chunk once (the first came with the open).
+      const fetched = gets.slice(1).flatMap(([first, n]) => Array.from({ length: n }, (_, i) => first + i)).sort((a, b) => a - b);
+      expect(fetched).toEqual(Array.from({ length: 256 }, (_, c) => c).filter((c) => c !== 0 && c !== 200));
+      // It queued all but the fault's chunk: the first, kept from the open, installed without a GET.
+      expect(m.stats().fill.chunks).toBe(255);
       expect(Buffer.compare(m.buffer, content(0, m.size, SEED))).toBe(0);
     } finally {
       await m.close();

@@ -61,6 +61,8 @@ export class FetchScheduler {
   private readonly background = new Queue();
   private readonly filling = new Queue();
   private fillRunning = 0;
+  /** Fill entries queued and not yet started. */
+  private fillQueued = 0;
   private readonly queued = new Map<number, Entry>();
   private running = 0;
   /** While > 0, queued fetches wait so that neighbours can join one run. */
@@ -76,6 +78,16 @@ export class FetchScheduler {
   /** Runs in flight now. */
   get active(): number {
     return this.running;
+  }
+
+  /** Runs the fill may have in flight: one fewer than all, so a fault always finds a connection. */
+  get fillLanes(): number {
+    return Math.max(1, this.schedule.concurrency - 1);
+  }
+
+  /** Chunks the fill has queued that no run has started yet. */
+  get fillWaiting(): number {
+    return this.fillQueued;
   }
 
   /** Queues a chunk; resolves once the run that carries it is installed. A
@@ -97,6 +109,7 @@ export class FetchScheduler {
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = { chunk, urgent, fill: fill && !urgent, maxRun: Math.max(1, Math.min(maxRun, this.schedule.maxRunChunks)), taken: false, resolve, reject };
       this.queued.set(chunk, entry);
+      if (entry.fill) this.fillQueued++;
       (urgent ? this.urgent : entry.fill ? this.filling : this.background).push(entry);
       this.pump();
     });
@@ -106,6 +119,7 @@ export class FetchScheduler {
   promote(chunk: number): void {
     const entry = this.queued.get(chunk);
     if (!entry || entry.urgent) return;
+    if (entry.fill) this.fillQueued--;
     entry.urgent = true;
     entry.fill = false;
     this.urgent.push(entry);
@@ -127,14 +141,14 @@ export class FetchScheduler {
     this.urgent.clear();
     this.background.clear();
     this.filling.clear();
+    this.fillQueued = 0;
     for (const e of this.queued.values()) e.reject(err);
     this.queued.clear();
   }
 
   private pump(): void {
     while (!this.stopped && this.holds === 0 && this.running < this.schedule.concurrency) {
-      // The fill leaves one connection to faults, so none waits behind it.
-      const fillRoom = this.fillRunning < Math.max(1, this.schedule.concurrency - 1);
+      const fillRoom = this.fillRunning < this.fillLanes;
       const first = this.urgent.shift() ?? this.background.shift() ?? (fillRoom ? this.filling.shift() : undefined);
       if (!first) return;
       const run = [this.take(first)];
@@ -150,6 +164,7 @@ export class FetchScheduler {
   }
 
   private take(e: Entry): Entry {
+    if (e.fill) this.fillQueued--;
     e.taken = true;
     this.queued.delete(e.chunk);
     return e;

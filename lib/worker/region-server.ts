@@ -78,6 +78,8 @@ export class RegionServer {
   private watchHandle: object | null = null;
   private stopped = false;
   private draining = false;
+  /** The fill's place: the next chunk it looks at, chunks it has yet to look at, chunks per GET. */
+  private filling: { next: number; left: number; piece: number } | null = null;
 
   constructor(init: RegionServerInit) {
     const { region, serve } = init;
@@ -115,7 +117,10 @@ export class RegionServer {
       chunkSize: this.geometry.chunkSize, waited: (c) => this.intake.isWaiting(c),
     });
     const { concurrency, fetchChunks: maxRunChunks } = serve.plan;
-    this.scheduler = new FetchScheduler({ concurrency, maxRunChunks }, (first, count, urgent, fill) => this.flight.readRun(first, count, urgent, fill));
+    // A run ends: the fill queues its next chunks before the connection is given again.
+    this.scheduler = new FetchScheduler({ concurrency, maxRunChunks }, (first, count, urgent, fill) =>
+      this.flight.readRun(first, count, urgent, fill).finally(() => this.fillMore()),
+    );
     this.flight.attach(this.scheduler);
   }
 
@@ -220,16 +225,34 @@ export class RegionServer {
     if (!plan) return;
     for (const m of plan.markers) this.markers.plan(m);
     for (const [from, to] of plan.pieces) for (let c = from; c < to; c++) this.prefetchChunk(c, to - from);
-    if (plan.fill) this.fill(plan.fillPiece);
+    if (plan.fill) {
+      this.filling = { next: chunk, left: this.geometry.chunks, piece: plan.fillPiece };
+      this.fillMore();
+    }
   }
 
-  /** Queues every chunk not installed nor on its way, behind faults and readahead. */
-  private fill(piece: number): void {
+  /** Queues the fill's next chunks not installed nor on their way, behind
+   *  faults and readahead: what its lanes take in one round, so a reader's
+   *  chunk behind it is never queued far back (and a shared region holds few
+   *  fetch locks at once). The fill goes up from the fault that started it
+   *  and then from the start: a reader going forward meets its bytes first. */
+  private fillMore(): void {
+    const f = this.filling;
+    if (!f || this.draining || this.stopped) return;
+    const want = this.scheduler.fillLanes * f.piece;
+    const { chunks } = this.geometry;
     this.scheduler.hold();
-    for (let c = 0; c < this.geometry.chunks; c++) {
-      if (this.prefetchChunk(c, piece, true)) this.stats.add(Counter.fillChunks);
+    try {
+      while (f.left > 0 && this.scheduler.fillWaiting < want) {
+        const c = f.next;
+        f.next = (c + 1) % chunks;
+        f.left--;
+        if (this.prefetchChunk(c, f.piece, true)) this.stats.add(Counter.fillChunks);
+      }
+    } finally {
+      this.scheduler.release();
     }
-    this.scheduler.release();
+    if (f.left === 0) this.filling = null;
   }
 
   /** `piece`: most chunks one GET of this prefetch carries. */
