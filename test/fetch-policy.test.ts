@@ -5,12 +5,17 @@
 // network model's seeds price it at (a memory source, whose reads the model
 // never times, keeps the seeds), never past the budget, never with
 // fill 'off'; a fault on a chunk inside a fill's GET is served by a GET of
-// its own; and a fill GET's chunks are installed as its bytes come in. Bytes
-// are checked against the generator, not the mapping.
+// its own; the fill goes up from the fault that started it, a round of GETs
+// queued at a time, and in a shared region holds its chunks' fetch locks as
+// merged ranges (counted in /proc/locks); and a fill GET's chunks are
+// installed as its bytes come in. Bytes are checked against the generator,
+// not the mapping.
 //
 // Runs in a vitest fork; the proxy runs on its own worker thread
 // (test/helpers/proxy-thread.ts) because this file's main thread touches
 // mapped pages.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PROFILES } from '../dist/lib/dev/s3-harness/network.js';
 import { mapBytes, mapObject, type Mapping, type S3MapOptions } from '../dist/lib/index.js';
@@ -271,6 +276,32 @@ describe('the fill (ski rental)', () => {
       expect(Buffer.compare(m.buffer, content(0, m.size, SEED))).toBe(0);
     } finally {
       await m.close();
+    }
+  });
+
+  it("in a shared region, holds the fetch locks of its chunks as a few merged ranges, not one lock per chunk", async () => {
+    const dir = mkdtempSync(join('/dev/shm', 's3mmap-locks-'));
+    const m = await map('small', { endpoint: `${tp.endpoint}/`, fill: 'eager', concurrency: 4, fetchSize: '1m', shared: true, sharedDir: dir });
+    try {
+      expect(m.stats().shared).toBe(true);
+      // Slow responses: the fill's chunks stay locked (queued or in flight) while the locks are counted.
+      await tp.setRule({ preset: 'always', fault: { mode: 'pass', delayMs: 400 } });
+      expect(m.buffer[0]).toBe(content(0, 1, SEED)[0]);
+      for (let i = 0; i < 200 && (await tp.log()).filter((e) => e.doneAt === undefined).length < 3; i++) await sleep(5);
+      const [file] = readdirSync(dir).filter((f) => f.endsWith('.pages'));
+      const ino = statSync(join(dir, file)).ino;
+      const locks = readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes('OFDLCK') && l.split(/\s+/)[5]?.endsWith(`:${ino}`));
+      // At least 48 chunks are locked (three GETs of 16 in flight); one
+      // range for them, and the read lock each mapping holds on a byte past the end.
+      expect(m.stats().fill.chunks).toBeGreaterThanOrEqual(48);
+      expect(locks.length).toBeGreaterThanOrEqual(2);
+      expect(locks.length).toBeLessThanOrEqual(3);
+      await tp.setRule({ preset: 'none' });
+      await idle(m);
+      expect(Buffer.compare(m.buffer, content(0, m.size, SEED))).toBe(0);
+    } finally {
+      await m.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
