@@ -108,8 +108,9 @@ int TryLock(const char* path) {
   return e == EWOULDBLOCK ? 0 : -e;
 }
 
-// A block's fetch lock: one byte, at the block's offset, of its object
-// version's lock file, as an open-file-description lock (F_OFD_SETLK): no
+// A block's fetch lock: `length` bytes from the block's offset (one for the
+// disk cache's blocks; a shared region's chunk spans the chunk, so one
+// descriptor's adjacent locks merge), as an open-file-description lock (F_OFD_SETLK): no
 // file is created or removed per block, the lock never waits, and it goes
 // with the descriptor, so a process that dies lets go of all of them.
 // 1 taken, 0 held by another descriptor, or -errno.

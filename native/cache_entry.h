@@ -48,8 +48,8 @@ int WriteEntry(const char* tmp, const char* path, const uint8_t* identity, uint6
 // holder has it, or -errno.
 int TryLock(const char* path);
 
-// A block's fetch lock at `offset` of a lock file: 1 taken, 0 held by
-// another descriptor, or -errno.
+// A block's fetch lock over [offset, offset+length) of a lock file: 1
+// taken, 0 held by another descriptor, or -errno.
 int RangeLock(int fd, uint64_t offset, uint64_t length = 1);
 void RangeUnlock(int fd, uint64_t offset, uint64_t length = 1);
 

@@ -77,7 +77,7 @@ export interface NativeAddon {
   shmPresent(fd: number, offset: number, length: number): number;
   /** 1 when another mapping (of any process) holds the same file, 0 if not, -errno. */
   shmOthers(fd: number): number;
-  /** A chunk's fetch lock (OFD byte-range lock at its offset): 1 taken, 0 another holds it, -errno. */
+  /** A chunk's fetch lock (OFD byte-range lock over [offset, offset+length)): 1 taken, 0 another holds it, -errno. */
   shmLock(fd: number, offset: number, length: number): number;
   shmUnlock(fd: number, offset: number, length: number): void;
   /** Records when the chunk was installed (0: punched) for the cap's LRU pass. */
