@@ -16,6 +16,7 @@ import { content } from './fixtures/content.mjs';
 import { PINNED } from './helpers/pins.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';
+import { idle } from './helpers/idle.js';
 
 const s3 = testS3();
 const chunk = 64 * 1024;
@@ -32,7 +33,6 @@ beforeAll(async () => {
 afterAll(async () => tp?.close());
 beforeEach(async () => tp.reset());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** fill 'off': these are the readahead's and prefetch's GETs; a fill of this
  *  small object would pay after two faults (test/fill.test.ts). */
@@ -40,11 +40,6 @@ async function map(options: S3MapOptions): Promise<Mapping> {
   const m = await mapObject(`s3://${bucket}/obj`, { endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials, fill: 'off', ...options });
   await tp.reset(); // the open's GET
   return m;
-}
-
-/** Until no fetch of the mapping is in flight (seen twice, 20 ms apart). */
-async function idle(m: Mapping): Promise<void> {
-  for (let quiet = 0; quiet < 2; await sleep(20)) quiet = m.stats().inflight === 0 ? quiet + 1 : 0;
 }
 
 /** The GETs' ranges as [firstChunk, chunks], in offset order (concurrent GETs may arrive in any order). */

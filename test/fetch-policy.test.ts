@@ -24,6 +24,7 @@ import { content } from './fixtures/content.mjs';
 import { PINNED } from './helpers/pins.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';
+import { idle } from './helpers/idle.js';
 
 const s3 = testS3();
 const chunk = 64 * 1024;
@@ -50,10 +51,6 @@ async function map(key: string, options: S3MapOptions): Promise<Mapping> {
   const m = await mapObject(`s3://${bucket}/${key}`, { endpoint: tp.endpoint, region: s3.region, credentials: s3.credentials, ...options });
   await tp.reset(); // the HEAD
   return m;
-}
-
-async function idle(m: Mapping): Promise<void> {
-  for (let quiet = 0; quiet < 2; await sleep(20)) quiet = m.stats().inflight === 0 ? quiet + 1 : 0;
 }
 
 /** Every GET's range as [firstChunk, chunks], in offset order. */

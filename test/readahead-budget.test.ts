@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mapBytes, mapFile } from '../dist/lib/index.js';
 import { sha256, sha256File, tempDir, writeRandomFile, touchPages } from './helpers/content.js';
+import { idle } from './helpers/idle.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -21,11 +22,6 @@ function smapsRss(length: number): number {
   });
   expect(hits.length).toBe(1);
   return Number(/\nRss:\s+(\d+) kB/.exec(hits[0])![1]) * 1024;
-}
-
-/** Until nothing is in flight for two looks 20 ms apart. */
-async function idle(m: { stats(): { inflight: number } }): Promise<void> {
-  for (let quiet = 0; quiet < 2; await new Promise((r) => setTimeout(r, 20))) quiet = m.stats().inflight === 0 ? quiet + 1 : 0;
 }
 
 /** These pin the readahead: fill 'off', or the fill (test/fill.test.ts) would
