@@ -33,7 +33,6 @@ beforeAll(async () => {
 afterAll(async () => tp?.close());
 beforeEach(async () => tp.reset());
 
-
 /** fill 'off': these are the readahead's and prefetch's GETs; a fill of this
  *  small object would pay after two faults (test/fill.test.ts). */
 async function map(options: S3MapOptions): Promise<Mapping> {
