@@ -111,6 +111,29 @@ describe('the open, counted at the server side', () => {
       await m.close();
     }
   });
+
+  it('mappings of one endpoint, one after another and side by side, share its connection: no new TCP connection', async () => {
+    const body = pseudoRandom(4 * chunk, 78);
+    for (const key of ['shared-a', 'shared-b', 'shared-c']) await putObject(s3.client(), bucket, key, body);
+    // One request at a time (no readahead, no fill), so one socket serves each
+    // mapping; concurrency 3 is this test's own, so no mapping before it lent its connection.
+    const o = opts({ endpoint: tp.endpoint, concurrency: 3, readahead: 0, fill: 'off' });
+    await tp.reset();
+    const a = await mapObject(`s3://${bucket}/shared-a`, o);
+    expect(sha256(a.buffer)).toBe(sha256(body));
+    await a.close();
+    // The next mappings open on the socket the first one left: each of its own would connect anew.
+    const b = await mapObject(`s3://${bucket}/shared-b`, o);
+    const c = await mapObject(`s3://${bucket}/shared-c`, o);
+    try {
+      expect(sha256(b.buffer)).toBe(sha256(body));
+      expect(sha256(c.buffer)).toBe(sha256(body));
+      expect(await tp.stats()).toMatchObject({ byMethod: { GET: 12 }, connections: 1 });
+    } finally {
+      await b.close();
+      await c.close();
+    }
+  });
 });
 
 describe('errors before anything is mapped', () => {
