@@ -28,11 +28,14 @@ const shared = new Map<string, Shared>();
  *  POLICY.connectionLingerMs, unless a source takes it back before. A
  *  connection whose source never opened (`close()` after a failed open,
  *  with nobody else on it) closes at once: a refused map leaves no socket. */
-export async function lendConnection(options: S3ClientOptions, tuning: S3Tuning, signal?: AbortSignal): Promise<S3Connection & { opened(): void }> {
+export async function lendConnection(options: S3ClientOptions, tuning: Omit<S3Tuning, 'concurrency'>, signal?: AbortSignal): Promise<S3Connection & { opened(): void }> {
   const key = keyOf(options, tuning);
   const live = shared.get(key);
   if (live) return lend(key, live);
-  const conn = await connectS3(options, tuning, signal);
+  // Sockets without a cap: each mapping caps its own GETs (its scheduler
+  // keeps a connection for its faults), and one mapping's fill must not
+  // queue another's fault behind it in a shared agent.
+  const conn = await connectS3(options, { ...tuning, concurrency: Infinity }, signal);
   // Another source connected meanwhile: this one is its own, never shared.
   if (shared.has(key)) return { ...conn, opened: () => {} };
   const entry: Shared = { conn, users: 0, proven: false };
@@ -68,7 +71,7 @@ function end(key: string, entry: Shared): void {
 }
 
 /** Options and tuning that make a client differ; hashed, so no credential sits in a map key. */
-function keyOf(options: S3ClientOptions, tuning: S3Tuning): string {
+function keyOf(options: S3ClientOptions, tuning: Omit<S3Tuning, 'concurrency'>): string {
   const json = JSON.stringify([options, tuning], (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1))) : v);
   return createHash('sha256').update(json).digest('hex');

@@ -78,7 +78,6 @@ export class S3Source implements Source {
     const deadline = AbortSignal.any([timeout, this.closed.signal, ...(signal ? [signal] : [])]);
     try {
       this.conn = await lendConnection(this.options.client ?? {}, {
-        concurrency: this.options.concurrency,
         connectTimeoutMs: this.retry.connectTimeoutMs,
         requestTimeoutMs: this.retry.requestTimeoutMs,
       }, deadline);
