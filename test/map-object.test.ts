@@ -5,7 +5,6 @@
 // exactly its backoff, which the refused-endpoint case uses as its bound.
 process.env.S3MMAP_TEST_HOOKS = 'jitter=max';
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapObject, type S3MapOptions } from '../dist/lib/index.js';
@@ -110,62 +109,6 @@ describe('the open, counted at the server side', () => {
       expect(log.filter((e) => e.method !== 'GET')).toEqual([]);
     } finally {
       await m.close();
-    }
-  });
-
-  it('mappings of one endpoint, one after another and side by side, share its connection: no new TCP connection', async () => {
-    const body = pseudoRandom(4 * chunk, 78);
-    for (const key of ['shared-a', 'shared-b', 'shared-c']) await putObject(s3.client(), bucket, key, body);
-    // One request at a time (no readahead, no fill), so one socket serves each mapping.
-    const o = opts({ endpoint: tp.endpoint, readahead: 0, fill: 'off' });
-    await tp.reset();
-    const a = await mapObject(`s3://${bucket}/shared-a`, o);
-    expect(sha256(a.buffer)).toBe(sha256(body));
-    // One new connection at most (none if an earlier test's is still kept).
-    const opened = (await tp.stats()).connections;
-    expect(opened).toBeLessThanOrEqual(1);
-    await a.close();
-    // The next mappings open on the socket the first one left: each of its own would connect anew.
-    const b = await mapObject(`s3://${bucket}/shared-b`, o);
-    const c = await mapObject(`s3://${bucket}/shared-c`, o);
-    try {
-      expect(sha256(b.buffer)).toBe(sha256(body));
-      expect(sha256(c.buffer)).toBe(sha256(body));
-      expect(await tp.stats()).toMatchObject({ byMethod: { GET: 12 }, connections: opened });
-    } finally {
-      await b.close();
-      await c.close();
-    }
-  });
-
-  it("a shared connection caps no mapping by another's GETs: one mapping's open goes out while another of the endpoint has all its GETs held", async () => {
-    const busyBody = pseudoRandom(64 * chunk, 79);
-    await putObject(s3.client(), bucket, 'busy', busyBody);
-    const quiet = pseudoRandom(4 * chunk, 80);
-    await putObject(s3.client(), bucket, 'quiet', quiet);
-    const o = opts({ endpoint: tp.endpoint, concurrency: 2 });
-    const busy = await mapObject(`s3://${bucket}/busy`, { ...o, fill: 'eager' });
-    try {
-      await tp.reset();
-      // Every GET past the first chunk is held 3 s: the busy mapping's fill and its load() stay out.
-      await tp.setRule({ preset: 'window', from: chunk, to: 64 * chunk, fault: { mode: 'pass', delayMs: 3000 } });
-      expect(busy.buffer[0]).toBe(busyBody[0]);
-      const loaded = busy.load(40 * chunk, 1);
-      const out = async () => (await tp.log()).filter((e) => e.doneAt === undefined).length;
-      for (let i = 0; i < 400 && (await out()) < 2; i++) await sleep(5);
-      // Both of its connections' worth of GETs are out (the fill's lane and the load's).
-      expect(await out()).toBe(2);
-      const other = await mapObject(`s3://${bucket}/quiet`, o);
-      expect(sha256(other.buffer.subarray(0, chunk))).toBe(sha256(quiet.subarray(0, chunk)));
-      await other.close();
-      // The quiet mapping opened and read while the busy one's GETs were still held.
-      expect(await out()).toBe(2);
-      await tp.setRule({ preset: 'none' });
-      await loaded;
-      expect(sha256(busy.buffer.subarray(40 * chunk, 41 * chunk))).toBe(sha256(busyBody.subarray(40 * chunk, 41 * chunk)));
-    } finally {
-      await tp.setRule({ preset: 'none' });
-      await busy.close();
     }
   });
 });

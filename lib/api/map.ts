@@ -7,6 +7,7 @@ import { formatS3Url, parseS3Url, type S3Location } from '../s3/url.js';
 import type { MapReply, ServeOptions } from '../shared/protocol.js';
 import type { RetryOptions, S3ClientOptions, SourceSpec } from '../sources/source.js';
 import { Mapping } from './mapping.js';
+import { DEFAULTS } from '../shared/defaults.js';
 import { prepareCacheDir } from './cache-dir.js';
 import { resolveOptions, type MapOptions } from './options.js';
 import { resolveShared } from './shm-dir.js';
@@ -28,6 +29,8 @@ export async function mapObject(target: string | S3Location, options: S3MapOptio
       key: loc.key,
       client: { endpoint, region, profile, credentials, forcePathStyle, caBundle },
       retry,
+      // Filled in by mapSource from the validated options.
+      concurrency: DEFAULTS.concurrency,
     },
     mapOptions,
     formatS3Url(loc),
@@ -62,6 +65,8 @@ export async function mapSource(spec: SourceSpec, options: MapOptions = {}, labe
   const opts = resolveOptions(options, label, endpointOf(spec));
   requireUffd(opts.userModeOnly);
   const { userModeOnly, ...resolved } = opts;
+  // The S3 client's sockets follow the mapping's validated concurrency.
+  if (spec.kind === 's3') spec = { ...spec, concurrency: resolved.concurrency };
   // Files and bytes in memory are local already: no disk cache for them.
   const versioned = spec.kind === 's3' || spec.kind === 'module';
   // Only bytes with a version can be shared; the fault worker makes the choice (lib/worker/backing.ts).

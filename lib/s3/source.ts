@@ -8,8 +8,7 @@
 import { DEFAULTS, type RetryPolicy } from '../shared/defaults.js';
 import { redactSecrets, S3MmapError } from '../shared/errors.js';
 import type { CacheIdentity, Source, SourceInfo, SourceSpec } from '../sources/source.js';
-import type { S3Connection } from './client.js';
-import { lendConnection } from './shared-connections.js';
+import { connectS3, type S3Connection } from './client.js';
 import { describeReadFailure, failureError, failureOf, isRetryable, sanitizedCause, seconds, type Failure, type FailureContext } from './failures.js';
 import { PinFailure, pinObject } from './pin.js';
 import { rangedGet } from './ranged-get.js';
@@ -33,7 +32,7 @@ export class S3Source implements Source {
   private readonly key: string;
   private readonly url: string;
   private readonly retry: RetryPolicy;
-  private conn: (S3Connection & { opened(): void }) | undefined;
+  private conn: S3Connection | undefined;
   private pinned: SourceInfo | undefined;
   /** The open's first bytes, until takePrefetched() hands them over. */
   private prefetched: Buffer | undefined;
@@ -77,7 +76,8 @@ export class S3Source implements Source {
     const timeout = AbortSignal.timeout(this.retry.openTimeoutMs);
     const deadline = AbortSignal.any([timeout, this.closed.signal, ...(signal ? [signal] : [])]);
     try {
-      this.conn = await lendConnection(this.options.client ?? {}, {
+      this.conn = await connectS3(this.options.client, {
+        concurrency: this.options.concurrency,
         connectTimeoutMs: this.retry.connectTimeoutMs,
         requestTimeoutMs: this.retry.requestTimeoutMs,
       }, deadline);
@@ -88,7 +88,6 @@ export class S3Source implements Source {
       this.pinned = info;
       this.prefetched = first;
       this.conn.freezeDns();
-      this.conn.opened();
       return this.pinned;
     } catch (err) {
       // Built before the connection goes: the message names its endpoint and access key.

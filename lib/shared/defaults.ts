@@ -149,12 +149,6 @@ export const POLICY = {
   drainQuietMaxMs: 2000,
   /** Fetch buffers kept for reuse, shared by every mapping of the worker. */
   bufferPoolBytes: 128 * 1024 * 1024,
-  /** How long an S3 connection no mapping uses keeps its sockets for the
-   *  next mapping of the same endpoint (lib/s3/shared-connections.ts): a
-   *  process that maps object after object finds them warm; S3 itself
-   *  closes a connection idle for about 20 s. Free sockets never keep a
-   *  process alive. */
-  connectionLingerMs: 10_000,
 } as const;
 
 export type RetryPolicy = { -readonly [K in keyof typeof DEFAULTS.retry]: number };

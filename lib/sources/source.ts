@@ -51,6 +51,6 @@ export interface Source {
 export type SourceSpec =
   | { kind: 'memory'; data: SharedArrayBuffer; length?: number; version?: string }
   | { kind: 'file'; path: string }
-  | { kind: 's3'; bucket: string; key: string; client?: S3ClientOptions; retry?: RetryOptions }
+  | { kind: 's3'; bucket: string; key: string; client?: S3ClientOptions; retry?: RetryOptions; concurrency?: number }
   /** A module whose default export is `(options) => Source`, loaded in the worker. */
   | { kind: 'module'; path: string; options?: unknown };
