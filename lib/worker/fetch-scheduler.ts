@@ -147,7 +147,6 @@ export class FetchScheduler {
   }
 
   private pump(): void {
-    let urgentStarted = false;
     while (!this.stopped && this.holds === 0 && this.running < this.schedule.concurrency) {
       const fillRoom = this.fillRunning < this.fillLanes;
       const first = this.urgent.shift() ?? this.background.shift() ?? (fillRoom ? this.filling.shift() : undefined);
@@ -160,13 +159,7 @@ export class FetchScheduler {
         if (!next || next.urgent !== first.urgent || next.fill !== first.fill) break;
         run.push(this.take(next));
       }
-      // A request spends about half a millisecond of this thread in the
-      // SDK before its bytes leave, and requests started in one turn take
-      // those steps in turns: a fault's GET queued with seven of the fill's
-      // reached the server 5.5 ms after it was sent. Background runs started
-      // beside a fault's wait for the next turn of the loop.
-      this.start(run, urgentStarted && !first.urgent);
-      urgentStarted ||= first.urgent;
+      this.start(run);
     }
   }
 
@@ -177,18 +170,16 @@ export class FetchScheduler {
     return e;
   }
 
-  private start(run: Entry[], nextTurn: boolean): void {
+  private start(run: Entry[]): void {
     this.running++;
     const fill = run[0].fill;
     if (fill) this.fillRunning++;
-    const begin = (): Promise<void> => {
-      try {
-        return this.startRun(run[0].chunk, run.length, run[0].urgent, fill);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-    const done = nextTurn ? new Promise<void>((resolve) => setImmediate(resolve)).then(begin) : begin();
+    let done: Promise<void>;
+    try {
+      done = this.startRun(run[0].chunk, run.length, run[0].urgent, fill);
+    } catch (err) {
+      done = Promise.reject(err);
+    }
     done
       .then(
         () => run.forEach((e) => e.resolve()),

@@ -1,7 +1,6 @@
 // Unit tests of lib/worker/fetch-scheduler.ts with a fake StartRun that records
 // every run and settles it when the test says: the concurrency cap, urgent
-// before background (and background runs begun a turn after a fault's),
-// coalescing of same-urgency neighbours up to maxRunChunks,
+// before background, coalescing of same-urgency neighbours up to maxRunChunks,
 // promote(), hold()/release() batching, stop() rejecting what is queued.
 // Vitest 'unit' project, test-file thread.
 import { describe, expect, it } from 'vitest';
@@ -29,9 +28,6 @@ function harness(concurrency: number, maxRunChunks: number) {
   const started = () => runs.map((r) => [r.first, r.count, r.urgent ? 'U' : 'B']);
   return { scheduler, runs, request, outcome, started };
 }
-
-/** One turn of the event loop: what the scheduler put off to the next turn has begun. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Lets promise callbacks (the scheduler's .then/.finally) run. */
 const settle = async () => {
@@ -105,7 +101,7 @@ describe('FetchScheduler: order and coalescing', () => {
     expect(h.started()).toEqual([[0, 2, 'B'], [2, 4, 'B'], [6, 4, 'B']]);
   });
 
-  it('a run takes only neighbours of its own urgency', async () => {
+  it('a run takes only neighbours of its own urgency', () => {
     const h = harness(8, 8);
     h.scheduler.hold();
     h.request(0, true);
@@ -115,26 +111,7 @@ describe('FetchScheduler: order and coalescing', () => {
     h.request(4, true);
     h.request(5, false);
     h.scheduler.release();
-    await nextTurn();
     expect(h.started()).toEqual([[0, 2, 'U'], [4, 1, 'U'], [2, 2, 'B'], [5, 1, 'B']]);
-  });
-
-  it("background runs started beside a fault's begin a turn of the event loop later, so its request leaves first", async () => {
-    const h = harness(8, 8);
-    h.scheduler.hold();
-    h.request(2, false);
-    h.request(9, true);
-    h.request(5, false);
-    h.scheduler.release();
-    // Every slot is taken now; only the urgent run has begun, whatever its callbacks do meanwhile.
-    expect(h.scheduler.active).toBe(3);
-    await settle();
-    expect(h.started()).toEqual([[9, 1, 'U']]);
-    await nextTurn();
-    expect(h.started()).toEqual([[9, 1, 'U'], [2, 1, 'B'], [5, 1, 'B']]);
-    // With no fault among them, background runs begin at once.
-    h.request(20, false);
-    expect(h.started()).toHaveLength(4);
   });
 
   it('a run grows forward from its first chunk only, and stops at a gap', () => {
