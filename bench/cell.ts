@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { isMain } from './main-guard.js';
 import { parseArgs } from 'node:util';
-import { readTraffic, trafficDelta, type Traffic } from './control.js';
+import { readTraffic, startPhase, trafficDelta, type Traffic } from './control.js';
 import { arrowQuery } from './arrow.js';
 import { asyncBuffer, parquetQuery } from './parquet.js';
 import { startProcs, type HeldMemory } from './reader-procs.js';
@@ -66,7 +66,7 @@ async function measureThreads(spec: CellSpec, mod: SystemModule): Promise<PhaseR
   const readers = await startReaders(spec);
   let opened: Opened | undefined;
   try {
-    const before = await readTraffic(spec.controlUrl);
+    const before = await startPhase(spec.controlUrl);
     const t0 = performance.now();
     if (mod.share) opened = await mod.open(spec);
     const results = await readers.run(opened ? mod.share!(opened) : undefined);
@@ -89,7 +89,7 @@ async function measureThreads(spec: CellSpec, mod: SystemModule): Promise<PhaseR
 async function measureProcs(spec: CellSpec): Promise<PhaseResult[]> {
   const procs = await startProcs(spec);
   try {
-    const before = await readTraffic(spec.controlUrl);
+    const before = await startPhase(spec.controlUrl);
     const t0 = performance.now();
     const r = await procs.run();
     const t1 = performance.now();
@@ -118,7 +118,7 @@ async function measure(spec: CellSpec, mod: SystemModule): Promise<PhaseResult[]
   const untimed = untimedOpen(spec);
   let opened: Opened | undefined = untimed ? await mod.open(spec) : undefined;
   try {
-    const before = await readTraffic(spec.controlUrl);
+    const before = await startPhase(spec.controlUrl);
     const t0 = performance.now();
     opened ??= await mod.open(spec);
     const o = opened;

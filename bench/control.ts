@@ -3,7 +3,10 @@
 // proxy and answers GET /proxy with the proxy's counters; cells (bench/cell.ts,
 // main thread) read it before and after each measured phase, so GETs and bytes
 // are counted at the proxy, the same way for every system, and setup traffic
-// (mounts, warm-ups) stays out of the figures.
+// (mounts, warm-ups) stays out of the figures. POST /draws starts the
+// profile's first-byte draws over as a phase starts: warm-ups make one to
+// three requests depending on the system, and without it each system's
+// measured requests met a different part of the sequence.
 import http from 'node:http';
 import type net from 'node:net';
 import type { S3Proxy } from '../lib/dev/s3-harness/s3-proxy.js';
@@ -21,6 +24,11 @@ export interface ControlServer {
 
 export async function startControl(proxy: S3Proxy): Promise<ControlServer> {
   const server = http.createServer((req, res) => {
+    if (req.url === '/draws' && req.method === 'POST') {
+      proxy.restartDraws();
+      res.writeHead(204).end();
+      return;
+    }
     if (req.url !== '/proxy') {
       res.writeHead(404).end();
       return;
@@ -56,6 +64,18 @@ export function readTraffic(url: string): Promise<Traffic> {
       });
     }).on('error', reject);
   });
+}
+
+/** Cell side, as its clock starts: the first-byte draws start over (the same
+ *  delays for every system's measured requests), then the counters now. */
+export async function startPhase(url: string): Promise<Traffic> {
+  await new Promise<void>((resolve, reject) => {
+    http.request(`${url}/draws`, { method: 'POST', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 204 ? resolve() : reject(new Error(`control: POST /draws answered ${res.statusCode}`))));
+    }).on('error', reject).end();
+  });
+  return readTraffic(url);
 }
 
 export function trafficDelta(a: Traffic, b: Traffic): Traffic {

@@ -140,16 +140,23 @@ function policyTargets(rows: Row[], groups: Group[], cross: Crossover[], unavail
   }
 
   // mapObject() to first byte: one first byte, the chunk's transfer at the profile's bandwidth, 3 ms.
+  // One first byte is the bare reader's HEAD where the run has it: one request
+  // that met the same first-byte draw (the draws start over at the clock).
+  // The profile's median stands in without it; the draws' spread (p90 about
+  // twice the median on s3-standard) left even that HEAD above such a limit.
   const p = PROFILES[network];
   const transfer = p.bandwidthBps ? (DEFAULTS.chunkSize / p.bandwidthBps) * 1000 : 0;
-  const limit = p.firstByteMedianMs + transfer + 3;
-  const wanted = `≤ ${p.firstByteMedianMs} ms + ${transfer.toFixed(2)} ms + 3 ms = ${fmtMs(limit)}`;
   for (const g of ofNet.filter((x) => x.workload === 'map').sort((a, b) => a.objectSize - b.objectSize)) {
     const m = rows.find((r) => r.group === g.key && r.system === 's3mmap' && r.status === 'ok');
+    const bare = rows.find((y) => y.group === g.key && y.system === 'ranged' && y.status === 'ok');
+    const one = time(bare);
+    const limit = (one ?? p.firstByteMedianMs) + transfer + 3;
+    const wanted = one !== undefined
+      ? `≤ ${fmtMs(one)} (a bare HEAD, the same draw) + ${transfer.toFixed(2)} ms + 3 ms = ${fmtMs(limit)}`
+      : `≤ ${p.firstByteMedianMs} ms + ${transfer.toFixed(2)} ms + 3 ms = ${fmtMs(limit)}`;
     const r = judge(`mapObject() to first byte${on}, ${sizeLabel(g.objectSize)} object: against one first byte + the chunk's transfer + 3 ms`, wanted,
       m?.firstByteMs, limit, false, fmtMs, 'map cell of s3mmap');
-    const bare = rows.find((y) => y.group === g.key && y.system === 'ranged' && y.status === 'ok')?.firstByteMs;
-    if (bare !== undefined && m) r.measured += ` (bare HEAD + GET: ${fmtMs(bare)})`;
+    if (bare?.firstByteMs !== undefined && m) r.measured += ` (bare HEAD + GET: ${fmtMs(bare.firstByteMs)})`;
     out.push(r);
   }
   return out;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObject } from '../dist/lib/dev/minio-server.js';
 import { median } from '../dist/bench/format.js';
 import { firstByteDraws, PROFILES } from '../dist/lib/dev/s3-harness/network.js';
+import { readTraffic, startPhase, trafficDelta } from '../dist/bench/control.js';
 import { startProxyThread } from '../dist/bench/proxy-thread.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';
@@ -139,6 +140,32 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))("the bench's proxy thread", ()
       await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
       const counters = await fetch(`${bench.controlUrl}/proxy`).then((r) => r.json());
       expect(counters).toMatchObject({ requests: 2, gets: 0 });
+    } finally {
+      client.destroy();
+      await bench.close();
+    }
+  });
+  it("starts a phase's first-byte draws over: the request after two others meets the first delay again", async () => {
+    const bench = await startProxyThread({ upstream: s3.endpoint, credentials: s3.credentials });
+    const client = s3.client({ endpoint: bench.endpoint, maxAttempts: 1 });
+    try {
+      const bucket = await s3.uniqueBucket('network-draws');
+      await putObject(s3.client(), bucket, 'k', randomBytes(1000));
+      // Seed 3's sequence: 34.7, 26.2, 6.9 ms. Two warm-up requests take the first two.
+      const draws = firstByteDraws(std, 3);
+      const [first, , third] = [draws(), draws(), draws()];
+      expect(first - third).toBeGreaterThan(20);
+      await bench.setNetwork('s3-standard', 3);
+      const head = async () => {
+        const t0 = performance.now();
+        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
+        return performance.now() - t0;
+      };
+      await head();
+      await head();
+      const before = await startPhase(bench.controlUrl);
+      expect(await head()).toBeGreaterThanOrEqual(first - SLACK_MS);
+      expect(trafficDelta(before, await readTraffic(bench.controlUrl))).toEqual({ requests: 1, gets: 0, bytes: 0 });
     } finally {
       client.destroy();
       await bench.close();

@@ -63,6 +63,8 @@ export interface S3Proxy {
   enqueue(...faults: (FaultMode | Fault)[]): void;
   /** Lays a profile over the requests that arrive from now on (reset() keeps it). */
   setNetwork(profile: NetworkProfile, seed?: number): void;
+  /** Draws the profile's first-byte delays from the start of its seed's sequence again. */
+  restartDraws(): void;
   network(): NetworkProfile;
   close(): Promise<void>;
 }
@@ -84,6 +86,7 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
   let inflight = 0;
   let generation = 0;
   let network = opts.network ?? PROFILES.loopback;
+  let drawSeed: number | undefined;
   let draw = firstByteDraws(network);
 
   // The queue's head waits for a request of its method, so a HEAD before a GET does not eat a GET's fault.
@@ -148,7 +151,8 @@ export async function startS3Proxy(opts: S3ProxyOptions): Promise<S3Proxy> {
     reset: () => { stats = emptyStats(); log = []; queue = []; rule = undefined; inflight = 0; generation++; },
     setRule: (r) => { rule = r; },
     enqueue: (...faults) => { queue.push(...faults.map(pick)); },
-    setNetwork: (p, seed) => { network = p; draw = firstByteDraws(p, seed); },
+    setNetwork: (p, seed) => { network = p; drawSeed = seed; draw = firstByteDraws(p, seed); },
+    restartDraws: () => { draw = firstByteDraws(network, drawSeed); },
     network: () => network,
     close: async () => {
       const closed = new Promise((r) => server.close(r));
