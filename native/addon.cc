@@ -32,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detach", Napi::Function::New(env, DetachJs));
   exports.Set("release", Napi::Function::New(env, ReleaseJs));
   exports.Set("copy", Napi::Function::New(env, CopyJs));
+  exports.Set("copyAsync", Napi::Function::New(env, CopyAsyncJs));
   exports.Set("wake", Napi::Function::New(env, WakeJs));
   exports.Set("patchPrivate", Napi::Function::New(env, PatchPrivateJs));
   exports.Set("poison", Napi::Function::New(env, PoisonJs));

@@ -3,11 +3,15 @@
 // with EEXIST, EAGAIN or ENOENT is decided in TypeScript.
 #include "fault_ops.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "io_pool.h"
 #include "napi_util.h"
 #include "uffd.h"
 
@@ -61,6 +65,59 @@ Napi::Value CopyJs(const Napi::CallbackInfo& info) {
   PutRange a;
   if (!PutArgs(info, &a)) return Napi::Number::New(info.Env(), -EINVAL);
   return Napi::Number::New(info.Env(), static_cast<double>(Copy(a.fd, a.dst, a.src, a.len, Bool(info, 5))));
+}
+
+namespace {
+
+// One UFFDIO_COPY on an I/O pool thread, through its own dup of the uffd: a
+// region retired meanwhile closes its fd, and that number may name a new
+// uffd by the time the ioctl runs; the dup still names the old one, whose
+// copy into a range it no longer covers fails with ENOENT.
+class CopyJob : public IoJob {
+ public:
+  CopyJob(int fd, uintptr_t dst, const uint8_t* src, size_t len, bool dontwake)
+      : fd_(fd), dst_(dst), src_(src), len_(len), dontwake_(dontwake) {}
+  ~CopyJob() override {
+    if (fd_ >= 0) close(fd_);
+  }
+  void Work() override { result_ = Copy(fd_, dst_, src_, len_, dontwake_); }
+  napi_value Result(napi_env env) override {
+    napi_value v;
+    napi_create_double(env, static_cast<double>(result_), &v);
+    return v;
+  }
+
+ private:
+  int fd_;
+  uintptr_t dst_;
+  const uint8_t* src_;
+  size_t len_;
+  bool dontwake_;
+  long result_ = -EIO;
+};
+
+}  // namespace
+
+// copyAsync(fd, dst, src, srcOffset, length, dontWake) -> Promise<bytes copied | -errno>:
+// copy() on the I/O pool, as a background job, so that the fault worker's
+// loop reads sockets meanwhile; src is kept alive until it ends.
+Napi::Value CopyAsyncJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PutRange a;
+  long early = 0;
+  int fd = -1;
+  if (!PutArgs(info, &a)) early = -EINVAL;
+  else if ((fd = fcntl(a.fd, F_DUPFD_CLOEXEC, 0)) < 0) early = -errno;
+  if (early < 0) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(Napi::Number::New(env, static_cast<double>(early)));
+    return d.Promise();
+  }
+  auto* job = new CopyJob(fd, a.dst, a.src, a.len, Bool(info, 5));
+  job->background = true;
+  job->Keep(env, info[2]);
+  napi_value p = SubmitIo(env, job);
+  return p ? Napi::Value(env, p) : env.Undefined();
 }
 
 // patchPrivate(fd, dst, src, srcOffset, length) -> 0 | -errno

@@ -8,6 +8,7 @@ namespace s3mmap {
 
 Napi::Value ProbeJs(const Napi::CallbackInfo& info);
 Napi::Value CopyJs(const Napi::CallbackInfo& info);
+Napi::Value CopyAsyncJs(const Napi::CallbackInfo& info);
 Napi::Value PatchPrivateJs(const Napi::CallbackInfo& info);
 Napi::Value WakeJs(const Napi::CallbackInfo& info);
 Napi::Value PoisonJs(const Napi::CallbackInfo& info);

@@ -54,6 +54,8 @@ export interface NativeAddon {
    *  unmapped now), or -1 when this view had released it already. */
   release(view: ArrayBuffer): number;
   copy(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number, dontWake: boolean): number;
+  /** copy() on the addon's I/O pool (a background job), through a dup of fd; src is kept alive until it settles. */
+  copyAsync(fd: number, dst: number, src: Uint8Array, srcOffset: number, length: number, dontWake: boolean): Promise<number>;
   wake(fd: number, start: number, length: number): number;
   /** Shared memory full: the range becomes private memory holding src's
    *  bytes (one mremap, then registered again). 0 or -errno; wakes nobody. */

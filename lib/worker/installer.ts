@@ -40,10 +40,14 @@ export class Installer {
 
   /** Copies `data` (whole pages) to region offset `offset` without waking
    *  anyone, then calls `installed()` synchronously, in the same turn as the
-   *  last ioctl: residency and stats are true before a thread can read the
-   *  pages, and before the caller wake()s those asleep on them. 'gone' when
-   *  the region was unmapped or the mapping stopped: nobody waits any more. */
-  async copy(offset: number, data: Uint8Array, installed: () => void): Promise<CopyOutcome> {
+   *  last ioctl's answer: residency and stats are true before the caller
+   *  wake()s those asleep on the pages. `offLoop`: the ioctls run on the
+   *  addon's I/O pool, for pages no thread waits on (a fill's, readahead's):
+   *  a UFFDIO_COPY costs about 0.7 ms per MiB, time this thread's loop then
+   *  spends reading sockets; a thread may read such pages before they are
+   *  recorded, which costs nothing but a late count. 'gone' when the region
+   *  was unmapped or the mapping stopped: nobody waits any more. */
+  async copy(offset: number, data: Uint8Array, installed: () => void, offLoop = false): Promise<CopyOutcome> {
     const length = data.length;
     let done = 0;
     let eagain = 0;
@@ -52,7 +56,9 @@ export class Installer {
       // Test hook (off by default): the first N copies answer EAGAIN.
       const r = testHooks.copyEagain > 0 && testHooks.copyEagain-- > 0
         ? -Errno.EAGAIN
-        : native.copy(this.fd, this.base + offset + done, data, done, length - done, true);
+        : offLoop
+          ? await native.copyAsync(this.fd, this.base + offset + done, data, done, length - done, true)
+          : native.copy(this.fd, this.base + offset + done, data, done, length - done, true);
       if (r > 0) {
         done += r; // a partial copy reports what it installed: go on from there
       } else if (r === -Errno.EEXIST) {
@@ -79,6 +85,8 @@ export class Installer {
         throw this.failure(offset, `errno ${-r}`);
       }
     }
+    // Stopped while the pool copied: nobody reads the records any more.
+    if (offLoop && this.stopped()) return 'gone';
     installed();
     return 'installed';
   }

@@ -48,6 +48,12 @@ export class Placement {
     poisoned.clear(first, count);
     if (!(await this.reserve(data.length))) return;
     let outcome: CopyOutcome = 'gone';
+    // Pages a thread waits on are copied at once, on this thread; the rest
+    // on the I/O pool. Under a budget every copy is made here: a fault served
+    // from a run whose pool copy is still queued counts its chunk twice until
+    // that copy lands, and the budget would evict a chunk for it.
+    let onLoop = resident.bounded;
+    for (let c = first; c < first + count && !onLoop; c++) onLoop = intake.isWaiting(c);
     try {
       outcome = await installer.copy(start, data, () => {
         stats.add(Counter.installs, count);
@@ -55,7 +61,7 @@ export class Placement {
         stats.set(Counter.residentBytes, resident.bytes);
         stats.set(Counter.residentPeak, resident.highWater);
         this.p.shared?.installed(first, count, data.length);
-      });
+      }, !onLoop);
     } finally {
       if (outcome !== 'installed') resident.cancel(data.length);
     }

@@ -62,6 +62,11 @@ export class ResidentSet {
     return this.total;
   }
 
+  /** A resident budget is set. */
+  get bounded(): boolean {
+    return this.budget > 0;
+  }
+
   /** The most bytes ever installed at once. */
   get highWater(): number {
     return this.peak;
