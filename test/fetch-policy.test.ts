@@ -7,8 +7,9 @@
 // fill 'off'; a fault on a chunk inside a fill's GET is served by a GET of
 // its own; the fill goes up from the fault that started it, a round of GETs
 // queued at a time, and in a shared region holds its chunks' fetch locks as
-// merged ranges (counted in /proc/locks); and a fill GET's chunks are
-// installed as its bytes come in. Bytes are checked against the generator,
+// merged ranges (counted in /proc/locks); a fill GET's chunks are
+// installed as its bytes come in, copied in on the I/O pool unless a thread
+// waits on them or a budget is set. Bytes are checked against the generator,
 // not the mapping.
 //
 // Runs in a vitest fork; the proxy runs on its own worker thread
@@ -232,6 +233,20 @@ describe('the fill (ski rental)', () => {
       expect(s.evictions).toBe(0);
     } finally {
       await roomy.close();
+    }
+  });
+
+  it("copies the fill's chunks in on the I/O pool, the faulted chunk on the loop; under a budget all of them on the loop", async () => {
+    for (const [options, offLoop] of [[{}, chunks - 1], [{ residentBudget: '64m' }, 0]] as const) {
+      const m = await mapBytes(data, { fill: 'eager', ...options });
+      try {
+        expect(m.buffer[places[0]]).toBe(data[places[0]]);
+        await idle(m);
+        expect(m.stats()).toMatchObject({ installs: chunks, installsOffLoop: offLoop, fill: { started: true, why: 'eager' } });
+        expect(Buffer.compare(m.buffer, data)).toBe(0);
+      } finally {
+        await m.close();
+      }
     }
   });
 

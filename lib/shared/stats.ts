@@ -42,6 +42,7 @@ export const Counter = {
   sharedWaits: 32,
   sharedEvictions: 33,
   sharedFallbacks: 34,
+  installsOffLoop: 35,
 } as const;
 /** Why a fill did or did not start, as the fault worker records it (lib/worker/fill.ts); FILL_WHY names each code. */
 export const FillWhy = { none: 0, pays: 1, eager: 2, off: 3, noRoom: 4, shared: 5 } as const;
@@ -91,6 +92,8 @@ export interface MappingStats {
   sharedNote: string | null;
   /** Chunks installed with UFFDIO_COPY. */
   installs: number;
+  /** Of those, chunks the addon's I/O pool copied in (no thread waited on them: the fill's, readahead's). */
+  installsOffLoop: number;
   /** Bytes of the mapping currently backed by memory. */
   residentBytes: number;
   /** The most bytes ever backed by memory at once: a high-water mark kept by
@@ -210,6 +213,7 @@ export function readStats(sab: SharedArrayBuffer, size: number, chunkSize: numbe
     shared: backing.shared,
     sharedNote: backing.note,
     installs: c[Counter.installs],
+    installsOffLoop: c[Counter.installsOffLoop],
     residentBytes: c[Counter.residentBytes],
     residentPeak: c[Counter.residentPeak],
     prefetchedChunks: c[Counter.prefetchedChunks],

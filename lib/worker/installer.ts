@@ -1,4 +1,5 @@
-// Puts bytes into one mapping's region: UFFDIO_COPY with every result the
+// Puts bytes into one mapping's region: UFFDIO_COPY (on this thread, or on
+// the addon's I/O pool for pages no thread waits on) with every result the
 // kernel can give treated as DESIGN.md rule 5 says, UFFDIO_WAKE, and
 // UFFDIO_POISON for ranges that cannot be read (rule 8); for a shared region
 // whose tmpfs is full (ENOMEM), room made or the range made private
@@ -46,11 +47,13 @@ export class Installer {
    *  a UFFDIO_COPY costs about 0.7 ms per MiB, time this thread's loop then
    *  spends reading sockets; a thread may read such pages before they are
    *  recorded, which costs nothing but a late count. 'gone' when the region
-   *  was unmapped or the mapping stopped: nobody waits any more. */
-  async copy(offset: number, data: Uint8Array, installed: () => void, offLoop = false): Promise<CopyOutcome> {
+   *  was unmapped or the mapping stopped: nobody waits any more.
+   *  `installed(pooled)`: pooled when every byte went in on the pool. */
+  async copy(offset: number, data: Uint8Array, installed: (pooled: boolean) => void, offLoop = false): Promise<CopyOutcome> {
     const length = data.length;
     let done = 0;
     let eagain = 0;
+    let pooled = offLoop;
     while (done < length) {
       if (this.stopped()) return 'gone';
       // Test hook (off by default): the first N copies answer EAGAIN.
@@ -75,6 +78,7 @@ export class Installer {
         // be freed, the rest of the copy goes into private memory of this
         // process, under the same addresses. Never SIGBUS, never zeros.
         if (this.full.makeRoom(length - done)) continue;
+        pooled = false;
         const p = native.patchPrivate(this.fd, this.base + offset + done, data, done, length - done);
         if (p < 0) throw this.failure(offset, `ENOMEM, then errno ${-p} making it private`);
         this.full.patched(offset + done, length - done);
@@ -87,7 +91,7 @@ export class Installer {
     }
     // Stopped while the pool copied: nobody reads the records any more.
     if (offLoop && this.stopped()) return 'gone';
-    installed();
+    installed(pooled);
     return 'installed';
   }
 

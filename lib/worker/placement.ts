@@ -1,7 +1,8 @@
 // Puts a run's bytes into one mapping's region: the first chunk held back
 // when it is a readahead marker, room made under the resident budget, the
-// pages copied without waking (installer), residency and stats recorded in
-// the same turn, then one UFFDIO_WAKE for the run (rule 4); in a shared
+// pages copied without waking (installer: on the I/O pool when no thread
+// waits on them and no budget is set), residency and stats recorded in the
+// turn the copy answers, then one UFFDIO_WAKE for the run (rule 4); in a shared
 // region, a chunk another process installed recorded and woken without a
 // copy. Fault worker thread; the bytes are its own buffers (rule 1).
 import { Counter, type StatsWriter } from '../shared/stats.js';
@@ -55,8 +56,9 @@ export class Placement {
     let onLoop = resident.bounded;
     for (let c = first; c < first + count && !onLoop; c++) onLoop = intake.isWaiting(c);
     try {
-      outcome = await installer.copy(start, data, () => {
+      outcome = await installer.copy(start, data, (pooled) => {
         stats.add(Counter.installs, count);
+        if (pooled) stats.add(Counter.installsOffLoop, count);
         for (let c = first; c < first + count; c++) resident.add(c, intake.settle(c));
         stats.set(Counter.residentBytes, resident.bytes);
         stats.set(Counter.residentPeak, resident.highWater);
