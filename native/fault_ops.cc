@@ -73,7 +73,7 @@ namespace {
 // region retired meanwhile closes its fd, and that number may name a new
 // uffd by the time the ioctl runs; the dup still names the old one, whose
 // copy into a range it no longer covers fails with ENOENT.
-class CopyJob : public IoJob {
+class CopyJob : public NumberJob {
  public:
   CopyJob(int fd, uintptr_t dst, const uint8_t* src, size_t len, bool dontwake)
       : fd_(fd), dst_(dst), src_(src), len_(len), dontwake_(dontwake) {}
@@ -81,11 +81,6 @@ class CopyJob : public IoJob {
     if (fd_ >= 0) close(fd_);
   }
   void Work() override { result_ = Copy(fd_, dst_, src_, len_, dontwake_); }
-  napi_value Result(napi_env env) override {
-    napi_value v;
-    napi_create_double(env, static_cast<double>(result_), &v);
-    return v;
-  }
 
  private:
   int fd_;
@@ -93,7 +88,6 @@ class CopyJob : public IoJob {
   const uint8_t* src_;
   size_t len_;
   bool dontwake_;
-  long result_ = -EIO;
 };
 
 }  // namespace

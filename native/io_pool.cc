@@ -195,7 +195,7 @@ uint8_t* BufferData(const Napi::Value& v, size_t* length) {
 namespace {
 
 // pread until `length` bytes or end of file: the count read, or -errno.
-class PreadJob : public IoJob {
+class PreadJob : public NumberJob {
  public:
   PreadJob(int fd, uint8_t* dst, size_t length, off_t offset) : fd_(fd), dst_(dst), length_(length), offset_(offset) {}
   void Work() override {
@@ -212,18 +212,12 @@ class PreadJob : public IoJob {
     }
     result_ = static_cast<long>(done);
   }
-  napi_value Result(napi_env env) override {
-    napi_value v;
-    napi_create_double(env, static_cast<double>(result_), &v);
-    return v;
-  }
 
  private:
   int fd_;
   uint8_t* dst_;
   size_t length_;
   off_t offset_;
-  long result_ = 0;
 };
 
 // ioPread(fd, buf, bufOffset, length, fileOffset) -> Promise<bytes read | -errno>

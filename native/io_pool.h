@@ -35,6 +35,19 @@ class IoJob {
   void Keep(napi_env env, napi_value value);
 };
 
+// A job whose promise resolves with one number (a count, or -errno): result_.
+class NumberJob : public IoJob {
+ public:
+  napi_value Result(napi_env env) override {
+    napi_value v;
+    napi_create_double(env, static_cast<double>(result_), &v);
+    return v;
+  }
+
+ protected:
+  long result_ = 0;
+};
+
 // Queues `job` (owned from here on) and returns its promise. JS thread.
 napi_value SubmitIo(napi_env env, IoJob* job);
 
