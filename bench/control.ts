@@ -48,33 +48,27 @@ export async function startControl(proxy: S3Proxy): Promise<ControlServer> {
   };
 }
 
-/** Cell side: the proxy's counters now. */
-export function readTraffic(url: string): Promise<Traffic> {
+/** One request to the control server: its body, or an error naming the status. */
+function ask(url: string, method: 'GET' | 'POST'): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get(`${url}/proxy`, { agent: false }, (res) => {
+    http.request(url, { method, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(text) as Traffic);
-        } catch (e) {
-          reject(e);
-        }
-      });
-    }).on('error', reject);
+      res.on('end', () => (res.statusCode! < 300 ? resolve(text) : reject(new Error(`control: ${method} ${url} answered ${res.statusCode}`))));
+    }).on('error', reject).end();
   });
+}
+
+/** Cell side: the proxy's counters now. */
+export async function readTraffic(url: string): Promise<Traffic> {
+  return JSON.parse(await ask(`${url}/proxy`, 'GET')) as Traffic;
 }
 
 /** Cell side, as its clock starts: the first-byte draws start over (the same
  *  delays for every system's measured requests), then the counters now. */
 export async function startPhase(url: string): Promise<Traffic> {
-  await new Promise<void>((resolve, reject) => {
-    http.request(`${url}/draws`, { method: 'POST', agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 204 ? resolve() : reject(new Error(`control: POST /draws answered ${res.statusCode}`))));
-    }).on('error', reject).end();
-  });
+  await ask(`${url}/draws`, 'POST');
   return readTraffic(url);
 }
 

@@ -12,7 +12,7 @@ import { putObject } from '../dist/lib/dev/minio-server.js';
 import { median } from '../dist/bench/format.js';
 import { firstByteDraws, PROFILES } from '../dist/lib/dev/s3-harness/network.js';
 import { readTraffic, startPhase, trafficDelta } from '../dist/bench/control.js';
-import { startProxyThread } from '../dist/bench/proxy-thread.js';
+import { startProxyThread, type ProxyThread } from '../dist/bench/proxy-thread.js';
 import { startThreadProxy, type ThreadProxy } from './helpers/proxy-thread.js';
 import { testS3 } from './helpers/s3.js';
 
@@ -125,50 +125,44 @@ describe.skipIf(!s3.endpoint.startsWith('http:'))('requests through the emulatin
 });
 
 describe.skipIf(!s3.endpoint.startsWith('http:'))("the bench's proxy thread", () => {
-  it('switches profiles between requests', async () => {
+  /** A bench proxy thread, a client through it and a 1000-byte object 'k'; `head()` times one HEAD of it. */
+  async function withBenchProxy(name: string, fn: (bench: ProxyThread, head: () => Promise<number>) => Promise<void>): Promise<void> {
     const bench = await startProxyThread({ upstream: s3.endpoint, credentials: s3.credentials });
     const client = s3.client({ endpoint: bench.endpoint, maxAttempts: 1 });
     try {
-      const bucket = await s3.uniqueBucket('network-thread');
+      const bucket = await s3.uniqueBucket(name);
       await putObject(s3.client(), bucket, 'k', randomBytes(1000));
-      await bench.setNetwork('s3-standard', 5);
-      const drawn = firstByteDraws(std, 5)();
-      const t0 = performance.now();
-      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
-      expect(performance.now() - t0).toBeGreaterThanOrEqual(drawn - SLACK_MS);
-      await bench.setNetwork('loopback');
-      await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
-      const counters = await fetch(`${bench.controlUrl}/proxy`).then((r) => r.json());
-      expect(counters).toMatchObject({ requests: 2, gets: 0 });
-    } finally {
-      client.destroy();
-      await bench.close();
-    }
-  });
-  it("starts a phase's first-byte draws over: the request after two others meets the first delay again", async () => {
-    const bench = await startProxyThread({ upstream: s3.endpoint, credentials: s3.credentials });
-    const client = s3.client({ endpoint: bench.endpoint, maxAttempts: 1 });
-    try {
-      const bucket = await s3.uniqueBucket('network-draws');
-      await putObject(s3.client(), bucket, 'k', randomBytes(1000));
-      // Seed 3's sequence: 34.7, 26.2, 6.9 ms. Two warm-up requests take the first two.
-      const draws = firstByteDraws(std, 3);
-      const [first, , third] = [draws(), draws(), draws()];
-      expect(first - third).toBeGreaterThan(20);
-      await bench.setNetwork('s3-standard', 3);
-      const head = async () => {
+      await fn(bench, async () => {
         const t0 = performance.now();
         await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }));
         return performance.now() - t0;
-      };
-      await head();
-      await head();
-      const before = await startPhase(bench.controlUrl);
-      expect(await head()).toBeGreaterThanOrEqual(first - SLACK_MS);
-      expect(trafficDelta(before, await readTraffic(bench.controlUrl))).toEqual({ requests: 1, gets: 0, bytes: 0 });
+      });
     } finally {
       client.destroy();
       await bench.close();
     }
-  });
+  }
+
+  it('switches profiles between requests', () => withBenchProxy('network-thread', async (bench, head) => {
+    await bench.setNetwork('s3-standard', 5);
+    const drawn = firstByteDraws(std, 5)();
+    expect(await head()).toBeGreaterThanOrEqual(drawn - SLACK_MS);
+    await bench.setNetwork('loopback');
+    await head();
+    const counters = await fetch(`${bench.controlUrl}/proxy`).then((r) => r.json());
+    expect(counters).toMatchObject({ requests: 2, gets: 0 });
+  }));
+
+  it("starts a phase's first-byte draws over: the request after two others meets the first delay again", () => withBenchProxy('network-draws', async (bench, head) => {
+    // Seed 3's sequence: 34.7, 26.2, 6.9 ms. Two warm-up requests take the first two.
+    const draws = firstByteDraws(std, 3);
+    const [first, , third] = [draws(), draws(), draws()];
+    expect(first - third).toBeGreaterThan(20);
+    await bench.setNetwork('s3-standard', 3);
+    await head();
+    await head();
+    const before = await startPhase(bench.controlUrl);
+    expect(await head()).toBeGreaterThanOrEqual(first - SLACK_MS);
+    expect(trafficDelta(before, await readTraffic(bench.controlUrl))).toEqual({ requests: 1, gets: 0, bytes: 0 });
+  }));
 });
